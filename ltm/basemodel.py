@@ -1,0 +1,146 @@
+"""Load a base model: `ltm-tiny`/`ltm-nano` (built offline), a local HF folder, or a hub id.
+
+One loader for all three so every stage (corpora token counts, training, testbench) sees
+the same tokenizer and weights. A base is identified by a fingerprint that goes into
+adapter and result hashes: the recipe hash for embedded models, a hash of the config and
+weight-file sizes for folders, the resolved commit for hub ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import tinybase
+from .errors import LtmError
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    spec: str          # what the user wrote
+    kind: str          # "embedded" | "folder" | "hub"
+    path: Path | None  # local folder with the weights (None until built/downloaded)
+    fingerprint: str
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        file = folder / name
+        if not file.is_file():
+            continue
+        if name.endswith(".json"):
+            digest.update(name.encode() + file.read_bytes())
+        else:
+            digest.update(f"{name}:{file.stat().st_size}".encode())
+    return digest.hexdigest()[:12]
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def resolve(spec: str, revision: str | None = None, build: bool = True) -> BaseRef:
+    """Find the base's folder; build an embedded model or fetch a hub model if needed."""
+    if spec in tinybase.RECIPES:
+        recipe = tinybase.RECIPES[spec]
+        path = tinybase.model_dir(spec) if build else None
+        return BaseRef(spec, "embedded", path, tinybase.recipe_hash(recipe))
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").exists():
+            raise LtmError(f"{folder}: not a Hugging Face model folder (no config.json) — point base.model at the folder that holds config.json")
+        return BaseRef(spec, "folder", folder.resolve(), _folder_fingerprint(folder))
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise LtmError(f"base model folder {spec} does not exist — fix base.model, or use `ltm-tiny`")
+    return _resolve_hub(spec, revision)
+
+
+def _resolve_hub(repo_id: str, revision: str | None) -> BaseRef:
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except Exception:
+        if _offline():
+            raise LtmError(
+                f"base model {repo_id!r} is not a local folder and not in the Hugging Face cache, and "
+                "HF_HUB_OFFLINE=1 — download it on a connected machine (`hf download "
+                f"{repo_id}`) or set base.model to a local folder"
+            ) from None
+        try:
+            path = Path(snapshot_download(repo_id, revision=revision))
+        except Exception as exc:
+            raise LtmError(f"could not download base model {repo_id!r}: {type(exc).__name__} — check the id, your network, or use a local folder") from None
+    return BaseRef(repo_id, "hub", path, f"{repo_id.replace('/', '--')}@{path.name[:12]}")
+
+
+def load_tokenizer(spec: str, revision: str | None = None):
+    """The base's tokenizer; for embedded bases this needs only the (fast) tokenizer build."""
+    from transformers import AutoTokenizer
+
+    if spec in tinybase.RECIPES:
+        return AutoTokenizer.from_pretrained(tinybase.tokenizer_dir(tinybase.RECIPES[spec].vocab_size))
+    ref = resolve(spec, revision)
+    tokenizer = AutoTokenizer.from_pretrained(ref.path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def quiet_bitsandbytes() -> None:
+    """bitsandbytes' CPU backend logs a harmless hub-kernel failure on import; hide it."""
+    for name in ("bitsandbytes", "bitsandbytes.backends", "bitsandbytes.backends.cpu"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def torch_dtype(dtype: str, on_cuda: bool):
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if on_cuda else torch.float32
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+
+
+def load_model(ref: BaseRef, quantization: str = "none", dtype: str = "auto", trust_remote_code: bool = False):
+    """Load the causal LM; `nf4` = bitsandbytes 4-bit with double quantisation (QLoRA)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    on_cuda = torch.cuda.is_available()
+    compute = torch_dtype(dtype, on_cuda)
+    kwargs = {"dtype": compute, "trust_remote_code": trust_remote_code}
+    if quantization == "nf4":
+        quiet_bitsandbytes()
+        try:
+            from transformers import BitsAndBytesConfig
+        except ImportError:  # pragma: no cover - transformers always has it
+            raise LtmError("nf4 needs bitsandbytes — `pip install bitsandbytes`") from None
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute,
+        )
+        kwargs["device_map"] = {"": 0} if on_cuda else {"": "cpu"}
+    elif on_cuda:
+        kwargs["device_map"] = {"": 0}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LtmError(f"{ref.path}: could not load the model ({first}) — check the folder's files") from None
+    return model
+
+
+def describe(ref: BaseRef) -> dict:
+    """What a manifest records about the base."""
+    info = {"spec": ref.spec, "kind": ref.kind, "fingerprint": ref.fingerprint, "path": str(ref.path) if ref.path else None}
+    recipe = ref.path / "ltm_recipe.json" if ref.path else None
+    if recipe and recipe.exists():
+        info["recipe"] = json.loads(recipe.read_text())
+    return info

@@ -1,0 +1,231 @@
+"""`ltm` command line: one subcommand per stage, no logic of its own.
+
+Each subcommand parses its flags, loads the config, and calls one function of the stage
+module. User errors (`LtmError`) print as one line per problem and exit 2; `--debug`
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import LtmError
+
+
+def _config(args):
+    from .config import apply_overrides, default_config, load_config
+
+    config = load_config(args.config) if args.config else default_config()
+    return apply_overrides(config, getattr(args, "set", None) or [])
+
+
+def _add_config(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument("--config", "-c", metavar="EXP", required=required,
+                        help="experiment YAML (default: embedded ltm-tiny, ./corpora, ./runs)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set training.rank=8 (repeatable)")
+
+
+# ---------------------------------------------------------------- corpora
+def cmd_corpora(args) -> int:
+    from . import corpora as corpora_mod
+    from .basemodel import load_tokenizer
+
+    config = _config(args)
+    paths = [Path(p) for p in args.paths] or [config.corpora_root]
+    entries = corpora_mod.discover(paths)
+    if not entries:
+        raise LtmError(f"no corpora found in {', '.join(map(str, paths))} — add .txt or .md files")
+    tokenizer = None if args.no_tokens else load_tokenizer(config.base.model, config.base.revision)
+    rows = []
+    for entry in entries:
+        corpus = corpora_mod.read_corpus(entry)
+        if tokenizer is not None:
+            corpus.tokens = corpora_mod.count_tokens(corpus.text, tokenizer)
+        rows.append(corpus.summary())
+    if args.json:
+        print(json.dumps({"base": config.base.model, "corpora": rows}, indent=2, ensure_ascii=False))
+    else:
+        _print_corpora_table(rows, config.base.model)
+    return 0
+
+
+def _print_corpora_table(rows: list[dict], base: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"corpora (tokens: {base} tokenizer; a page = 500 words)")
+    for column in ("corpus", "files", "encoding", "chars", "words", "tokens", "pages", "sha256"):
+        table.add_column(column, justify="right" if column in ("files", "chars", "words", "tokens", "pages") else "left")
+    for r in rows:
+        table.add_row(
+            r["corpus"], str(r["files"]), ", ".join(r["encodings"]) or "-", f"{r['chars']:,}", f"{r['words']:,}",
+            "-" if r["tokens"] is None else f"{r['tokens']:,}", f"{r['pages']:.1f}", r["sha256"][:12],
+        )
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    for r in rows:
+        for warning in r["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- base
+def cmd_base(args) -> int:
+    from .basemodel import describe, resolve
+
+    config = _config(args)
+    spec = args.model or config.base.model
+    ref = resolve(spec, config.base.revision)
+    info = describe(ref)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"base {spec}: {info['kind']}, fingerprint {info['fingerprint']}, folder {info['path']}")
+        recipe = info.get("recipe")
+        if recipe:
+            print(f"  {recipe['parameters']:,} parameters, pretrained on {recipe['pretrain_tokens']:,} tokens, "
+                  f"loss {recipe['first_loss']:.2f} → {recipe['last_loss']:.2f}, built in {recipe['build_seconds']} s")
+    return 0
+
+
+# ---------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    from .train import train
+
+    config = _config(args)
+    names = args.corpora or [p.stem if p.is_file() else p.name for p in _shelf(config)]
+    results = train(config, names, force=args.force, track=not args.no_mlflow)
+    for result in results:
+        m = result.manifest
+        state = "reused " if result.reused else ""
+        print(f"{state}{result.path}  tokens {m['tokens_seen']:,}/{m['tokens_per_epoch']:,} per epoch, "
+              f"coverage {m['token_coverage']:.0%}, loss {m['first_loss']:.3f} → {m['last_loss']:.3f}")
+    return 0
+
+
+def _shelf(config):
+    from .corpora import select
+
+    return select(config.corpora_root, config.corpora.include)
+
+
+# ---------------------------------------------------------------- estimate
+def cmd_estimate(args) -> int:
+    from .estimate import estimate
+
+    config = _config(args)
+    paths = [Path(p) for p in args.corpora] or _shelf(config)
+    result = estimate(config, paths, args.pages, recalibrate=args.recalibrate)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    cal = result["calibration"]
+    print(f"base {result['base']} ({result['quantization']}), measured {cal['tokens_per_second']:,.0f} tokens/s "
+          f"on {cal['machine'].split('|')[2]} ({cal['seconds_per_step']:.3f} s per step of {cal['tokens_per_step']} tokens)")
+    print(f"tokens per A4 page, measured on {len(result['corpora'])} corpora: {result['tokens_per_page']:.0f}")
+    print(f"{'pages':>8} {'tokens':>12} {'steps':>8} {'time':>12}")
+    for row in result["pages"]:
+        print(f"{row['pages']:>8g} {row['tokens']:>12,} {row['steps']:>8,} {_duration(row['seconds']):>12}")
+    mem = result["memory"]
+    gib = 1024 ** 3
+    print(f"memory: {mem['total'] / gib:.2f} GiB = weights {mem['weights'] / gib:.2f} + LoRA/optimizer "
+          f"{mem['lora_and_optimizer'] / gib:.2f} + activations {mem['activations'] / gib:.2f} + logits {mem['logits'] / gib:.2f} (+10%)")
+    ov = result["overnight_training"]
+    print(f"configured sweep: {ov['trainings']} trainings ≈ {_duration(ov['seconds'])} of training (evaluation comes on top)")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# ---------------------------------------------------------------- overnight
+def cmd_overnight(args) -> int:
+    from .pipeline import run_overnight
+
+    return run_overnight(_config(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ltm",
+        description="Which of my texts make a language model reason better? Train → test → score → select.",
+    )
+    parser.add_argument("--version", action="version", version=f"ltm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("corpora", help="list corpora with encodings, words, tokens, pages and sha256",
+                       description="Read corpora (files or folders) and print what ltm will train on. "
+                                   "A folder with sub-folders is a shelf: each entry is one corpus.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="corpus files/folders or shelves (default: corpora.root)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-tokens", action="store_true", help="skip token counting (no tokenizer needed)")
+    _add_config(p)
+    p.set_defaults(func=cmd_corpora)
+
+    p = sub.add_parser("base", help="build (if needed) and describe the base model",
+                       description="Resolve the base model: build ltm-tiny/ltm-nano offline if not cached, "
+                                   "or find a local folder / cached hub model.")
+    p.add_argument("model", nargs="?", help="model to resolve (default: base.model from the config)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_config(p)
+    p.set_defaults(func=cmd_base)
+
+    p = sub.add_parser("train", help="train one LoRA/QLoRA adapter per corpus (or mixture)",
+                       description="Train one adapter per corpus name, mixture name or path; reuses a finished "
+                                   "adapter with the same base, corpus and config unless --force.")
+    p.add_argument("corpora", nargs="*", metavar="CORPUS", help="corpus or mixture names, or paths (default: corpora.include)")
+    p.add_argument("--force", action="store_true", help="retrain even if a matching adapter exists")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    _add_config(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("estimate", help="time and memory to train 1/10/100/1000 pages on this machine",
+                       description="Measure tokens per page on your corpora and throughput with a short calibration "
+                                   "run (cached per machine and config); print time per page count and memory.")
+    p.add_argument("corpora", nargs="*", metavar="CORPUS", help="corpora to measure tokens per page on (default: the shelf)")
+    p.add_argument("--pages", nargs="+", type=float, default=[1, 10, 100, 1000], help="page counts (default: 1 10 100 1000)")
+    p.add_argument("--recalibrate", action="store_true", help="measure throughput again")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_config(p)
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("overnight", help="the main job: every stage that exists, in order",
+                       description="Build the base, inspect the corpora, then run the next stages.")
+    _add_config(p)
+    p.set_defaults(func=cmd_overnight)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return int(args.func(args) or 0)
+    except LtmError as exc:
+        if args.debug:
+            raise
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted — finished results are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Experiment YAML → typed, validated config.
+
+One dataclass per section (base, corpora, training, testbench, scoring, sweep, tracking).
+Every field documents itself through ``help`` metadata, which also feeds the config
+reference in README.md. Unknown keys and wrong types are errors, and all problems in a
+file are reported at once with ``file:line``. Relative paths are resolved against the
+folder of the config file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .errors import ConfigError
+from .schema import Problems, build
+from .yamlio import load_yaml
+
+
+def _f(default, help: str, **bounds):
+    """A field with a help text and optional numeric bounds (min/max/gt)."""
+    meta = {"help": help, **bounds}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class BaseModelConfig:
+    model: str = _f("ltm-tiny", "`ltm-tiny`/`ltm-nano` (built offline), a local Hugging Face folder, or a hub id")
+    revision: str | None = _f(None, "hub revision (branch, tag or commit) when `model` is a hub id")
+    quantization: Literal["none", "nf4"] = _f("none", "`nf4`: 4-bit QLoRA via bitsandbytes; `none`: bf16 on GPU, fp32 on CPU")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = _f("auto", "weights/compute dtype; `auto` = bf16 on CUDA, fp32 on CPU")
+    trust_remote_code: bool = _f(False, "allow custom modelling code shipped with a hub model")
+
+    def check(self):
+        if not self.model or not str(self.model).strip():
+            yield "model", "must name a model — use `ltm-tiny` or a model folder"
+
+
+@dataclass
+class CorporaConfig:
+    root: str = _f("../corpora", "folder holding one corpus per file or sub-folder (relative to this file)")
+    include: list[str] = _f([], "corpus names to use; empty = every corpus under `root`")
+    mixtures: dict[str, dict[str, float]] = _f({}, "named mixtures: {name: {corpus: weight}}, trained as one adapter each")
+    heldout_fraction: float = _f(0.1, "share of each corpus kept out of training for perplexity", min=0.0, max=0.5)
+
+    def check(self):
+        for name, parts in (self.mixtures or {}).items():
+            if not parts:
+                yield "mixtures", f"mixture {name!r} is empty — give it at least one corpus with a weight"
+            for corpus, weight in (parts or {}).items():
+                if weight is not None and weight <= 0:
+                    yield "mixtures", f"mixture {name!r}: weight of {corpus!r} must be > 0, got {weight}"
+
+
+@dataclass
+class TrainingConfig:
+    rank: int = _f(16, "LoRA rank r", min=1)
+    alpha: float = _f(32.0, "LoRA alpha (scale = alpha / rank)", gt=0)
+    dropout: float = _f(0.0, "LoRA dropout", min=0.0, max=0.9)
+    target_modules: list[str] | Literal["all-linear"] = _f("all-linear", "modules to adapt; `all-linear` = every linear layer but the output head")
+    learning_rate: float = _f(5e-3, "peak learning rate", gt=0)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = _f("cosine", "learning-rate schedule")
+    warmup_ratio: float = _f(0.03, "share of steps spent warming up", min=0.0, max=0.5)
+    weight_decay: float = _f(0.0, "AdamW weight decay", min=0.0)
+    epochs: float = _f(1.0, "passes over the corpus (ignored when max_steps > 0)", gt=0)
+    max_steps: int = _f(-1, "stop after this many optimizer steps; -1 = use epochs")
+    max_length: int = _f(128, "tokens per packed training sequence", min=8)
+    batch_size: int = _f(16, "sequences per device step", min=1)
+    grad_accum: int = _f(1, "gradient accumulation steps", min=1)
+    gradient_checkpointing: bool = _f(False, "trade compute for memory on large models")
+    seed: int = _f(0, "seed for initialisation and data order")
+    logging_steps: int = _f(10, "log loss every N steps", min=1)
+
+    def check(self):
+        if self.max_steps is not None and self.max_steps == 0:
+            yield "max_steps", "must be -1 (use epochs) or a positive number of steps"
+
+
+@dataclass
+class DecodingConfig:
+    temperature: float = _f(0.0, "0 = greedy", min=0.0)
+    top_p: float = _f(1.0, "nucleus sampling mass", gt=0.0, max=1.0)
+    max_new_tokens: int = _f(32, "tokens generated per short/open answer", min=1)
+    repetition_penalty: float = _f(1.0, "1.0 = off", gt=0.0)
+    seed: int = _f(0, "sampling seed")
+
+
+@dataclass
+class JudgeConfig:
+    backend: Literal["local", "openai"] = _f("local", "`local`: a Hugging Face model; `openai`: any OpenAI-compatible chat endpoint")
+    model: str | None = _f(None, "judge model (local folder/id, or endpoint model name); default: the base with adapters disabled")
+    url: str | None = _f(None, "endpoint base URL for `openai`, e.g. http://127.0.0.1:8000/v1")
+    api_key_env: str | None = _f(None, "name of the environment variable holding the API key (the key itself is never stored)")
+
+
+@dataclass
+class TestbenchConfig:
+    __test__ = False  # not a pytest test class, despite the name
+
+    scenes: str = _f("../scenes", "folder or file of YAML scenes (relative to this file)")
+    benchmarks: list[str] = _f([], "lm-eval task names, e.g. arc_challenge, hellaswag")
+    benchmark_include: list[str] = _f([], "extra folders of lm-eval task YAML")
+    benchmark_limit: int | None = _f(None, "max items per benchmark task", min=1)
+    num_fewshot: int = _f(0, "few-shot examples for benchmarks", min=0)
+    batch_size: int = _f(16, "items scored per forward pass", min=1)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig, metadata={"help": "generation settings, recorded with every result"})
+    judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "who grades open answers"})
+    variants: list[Literal["bf16", "nf4"]] = _f([], "extra base rows in other formats")
+    latency: bool = _f(True, "measure time to first token and ms per token per row")
+
+
+@dataclass
+class ScoringConfig:
+    weights: dict[str, float] = _f(
+        {"depth": 1.0, "consistency": 1.0, "pressure": 1.0, "novelty": 0.5, "compression": 0.5},
+        "weights of the composite reasoning score",
+    )
+    bootstrap: int = _f(1000, "bootstrap resamples for confidence intervals", min=100)
+    confidence: float = _f(0.95, "confidence level of intervals", gt=0.5, max=0.999)
+
+
+@dataclass
+class SweepConfig:
+    storage: str | None = _f(None, "Optuna storage URL; default: sqlite in runs_dir; PostgreSQL URL to share across machines")
+    study: str | None = _f(None, "study name; default: the experiment name")
+    trials: int = _f(10, "stage-2 trials (subsets, mixtures, hyperparameters)", min=0)
+    sampler: Literal["tpe", "grid"] = _f("tpe", "stage-2 sampler")
+    seeds: list[int] = _f([0, 1], "seeds for the noise floor (same corpus, different seeds)")
+    top_k: int = _f(3, "best single corpora that stage 2 mixes", min=1)
+
+
+@dataclass
+class TrackingConfig:
+    uri: str | None = _f(None, "MLflow tracking URI; default: sqlite:///<runs_dir>/mlflow.db")
+    experiment: str | None = _f(None, "MLflow experiment name; default: the experiment name")
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = _f("ltm", "experiment name (MLflow experiment, Optuna study, runs subfolder)")
+    runs_dir: str = _f("../runs", "where adapters, results and tracking stores go (relative to this file)")
+    base: BaseModelConfig = field(default_factory=BaseModelConfig, metadata={"help": "the model every adapter is trained on"})
+    corpora: CorporaConfig = field(default_factory=CorporaConfig, metadata={"help": "which texts to train on"})
+    training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "LoRA and optimiser settings"})
+    testbench: TestbenchConfig = field(default_factory=TestbenchConfig, metadata={"help": "what every row is tested on"})
+    scoring: ScoringConfig = field(default_factory=ScoringConfig, metadata={"help": "how results become a ranking"})
+    sweep: SweepConfig = field(default_factory=SweepConfig, metadata={"help": "the Optuna search"})
+    tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"help": "MLflow"})
+    source: Path | None = field(default=None, init=False, repr=False)
+
+    def path(self, value: str) -> Path:
+        """Resolve a path written in the config against the config file's folder."""
+        p = Path(value).expanduser()
+        if p.is_absolute() or self.source is None:
+            return p
+        return (self.source.parent / p).resolve()
+
+    @property
+    def runs_path(self) -> Path:
+        return self.path(self.runs_dir)
+
+    @property
+    def corpora_root(self) -> Path:
+        return self.path(self.corpora.root)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Load and validate an experiment file; raise one ConfigError listing every problem."""
+    path = Path(path)
+    data, lines = load_yaml(path)
+    problems = Problems(str(path), lines)
+    config = build(ExperimentConfig, data, problems)
+    config.source = path.resolve()
+    if not problems.items:
+        base = config.base.model
+        looks_like_path = base.startswith((".", "/", "~")) or base.count("/") > 1
+        if looks_like_path and not config.path(base).exists():
+            problems.add(("base", "model"), f"folder {config.path(base)} does not exist — fix the path or use `ltm-tiny`")
+    if problems.items:
+        raise ConfigError(problems.items)
+    return config
+
+
+def default_config() -> ExperimentConfig:
+    """The config used when no --config is given: embedded base, ./corpora, ./runs."""
+    config = ExperimentConfig(runs_dir="runs")
+    config.corpora.root = "corpora"
+    config.testbench.scenes = "scenes"
+    config.source = Path.cwd() / "ltm.yaml"
+    return config
+
+
+def as_dict(config: ExperimentConfig) -> dict:
+    """The fully resolved config as plain data (for manifests, hashes and MLflow params)."""
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Apply ``section.key=value`` overrides from the command line, validated like the file."""
+    import yaml
+
+    data = as_dict(config)
+    data.pop("source", None)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError([f"--set {item}: expected section.key=value, e.g. training.rank=8"])
+        dotted, raw = item.split("=", 1)
+        node = data
+        keys = dotted.split(".")
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                raise ConfigError([f"--set {item}: {key!r} is not a config section"])
+            node = node[key]
+        node[keys[-1]] = yaml.safe_load(raw)
+    problems = Problems("--set", {})
+    result = build(ExperimentConfig, data, problems)
+    result.source = config.source
+    if problems.items:
+        raise ConfigError(problems.items)
+    return result

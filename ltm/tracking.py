@@ -1,0 +1,114 @@
+"""The one place that talks to MLflow.
+
+Default store: a SQLite file in the run folder with an explicit artifact location beside it
+(MLflow's default would be ./mlruns of whatever directory the user happens to be in).
+A shared tracking server (`tracking.uri: http://host:5000`) works the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import LtmError
+
+SECRET_HINTS = ("key", "token", "secret", "password")
+
+
+def tracking_uri(config) -> str:
+    if config.tracking.uri:
+        return config.tracking.uri
+    return f"sqlite:///{(config.runs_path / 'mlflow.db').resolve()}"
+
+
+def artifact_root(config) -> str:
+    return (config.runs_path / "mlartifacts").resolve().as_uri()
+
+
+def experiment_name(config) -> str:
+    return config.tracking.experiment or config.name
+
+
+def _quiet() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def client(config):
+    """An MlflowClient on the config's store, with the experiment created if needed."""
+    _quiet()
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(config)
+    if uri.startswith("sqlite:"):
+        config.runs_path.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow_client = MlflowClient(uri)
+    name = experiment_name(config)
+    try:
+        experiment = mlflow_client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else mlflow_client.create_experiment(
+            name, artifact_location=None if uri.startswith("http") else artifact_root(config)
+        )
+    except Exception as exc:  # server down, bad URL, locked DB…
+        raise LtmError(f"MLflow tracking store {uri} is not reachable ({type(exc).__name__}) — check tracking.uri or start the server") from None
+    return mlflow_client, experiment_id
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, str]:
+    """Nested config → flat MLflow params; values that look like secrets are never logged."""
+    flat = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif any(h in key.lower() for h in SECRET_HINTS) and key.lower() != "api_key_env" and value:
+            flat[name] = "***"
+        else:
+            flat[name] = str(value)[:500]
+    return flat
+
+
+@contextlib.contextmanager
+def run(config, name: str, tags: dict | None = None, params: dict | None = None,
+        parent_run_id: str | None = None) -> Iterator[tuple[object, str]]:
+    """Start an MLflow run; yield (client, run_id); mark FINISHED or FAILED on exit."""
+    mlflow_client, experiment_id = client(config)
+    all_tags = {"mlflow.runName": name, **(tags or {})}
+    if parent_run_id:
+        all_tags["mlflow.parentRunId"] = parent_run_id
+    created = mlflow_client.create_run(experiment_id, run_name=name, tags={k: str(v) for k, v in all_tags.items()})
+    run_id = created.info.run_id
+    if params:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            mlflow_client.log_batch(run_id, params=items[start:start + 100])
+    try:
+        yield mlflow_client, run_id
+    except BaseException as exc:
+        mlflow_client.set_tag(run_id, "ltm.failure", f"{type(exc).__name__}: {exc}"[:500])
+        mlflow_client.set_terminated(run_id, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    mlflow_client.set_terminated(run_id, status="FINISHED")
+
+
+def log_metrics(mlflow_client, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+    for start in range(0, len(items), 500):
+        mlflow_client.log_batch(run_id, metrics=items[start:start + 500])
+
+
+def log_artifacts(mlflow_client, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
+    mlflow_client.log_artifacts(run_id, str(folder), artifact_path)

@@ -1,0 +1,112 @@
+"""peft + trl wiring: LoraConfig, SFTConfig and the callbacks that feed ltm's progress bar,
+loss history, token counts and MLflow. Kept apart from `train.py` so that the data path
+(what is trained on) and the engine (how) can be read separately."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainStats:
+    """Filled in while training; read by the manifest."""
+
+    losses: list[float] = field(default_factory=list)
+    tokens_seen: int = 0
+    padding: int = 0
+    steps: int = 0
+    advance: object = None
+
+
+def lora_config(tc):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=tc.rank,
+        lora_alpha=tc.alpha,
+        lora_dropout=tc.dropout,
+        target_modules=tc.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir: Path, steps: int,
+                  mlflow_client=None, run_id=None):
+    """An SFTTrainer over pre-packed token blocks; returns (trainer, stats)."""
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    tc = config.training
+    on_cuda = torch.cuda.is_available()
+    bf16 = on_cuda and (config.base.dtype in ("auto", "bf16"))
+    args = SFTConfig(
+        output_dir=str(output_dir),
+        max_length=tc.max_length,
+        packing=False,  # blocks are packed already, with every token kept
+        per_device_train_batch_size=tc.batch_size,
+        gradient_accumulation_steps=tc.grad_accum,
+        learning_rate=tc.learning_rate,
+        lr_scheduler_type=tc.lr_scheduler,
+        warmup_steps=int(round(tc.warmup_ratio * steps)),
+        weight_decay=tc.weight_decay,
+        max_steps=steps,
+        gradient_checkpointing=tc.gradient_checkpointing,
+        seed=tc.seed,
+        data_seed=tc.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        bf16=bf16,
+        fp16=on_cuda and config.base.dtype == "fp16",
+        use_cpu=not on_cuda,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
+    stats = TrainStats()
+    dataset = Dataset.from_dict({"input_ids": blocks})
+
+    class Counting(TrainerCallback):
+        """Counts real (non-padding) tokens per optimizer step and forwards losses."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                stats.losses.append(float(logs["loss"]))
+                if mlflow_client is not None:
+                    from . import tracking
+
+                    tracking.log_metrics(mlflow_client, run_id, {"loss": logs["loss"],
+                                                                  "learning_rate": logs.get("learning_rate", 0.0)},
+                                         step=state.global_step)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            stats.steps = state.global_step
+            if stats.advance is not None:
+                stats.advance(1, loss=stats.losses[-1] if stats.losses else float("nan"))
+
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(tc),
+        callbacks=[Counting()],
+    )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints every log dict; our bar shows the loss
+    collator = trainer.data_collator
+
+    def counting_collator(examples):
+        batch = collator(examples)
+        real = sum(len(e["input_ids"]) for e in examples)
+        stats.tokens_seen += real
+        stats.padding += int(batch["input_ids"].numel()) - real
+        return batch
+
+    trainer.data_collator = counting_collator
+    return trainer, stats

@@ -1,0 +1,77 @@
+"""Experiment configs: shipped files validate; bad files list every problem with file:line."""
+
+from pathlib import Path
+
+import pytest
+
+from ltm.config import apply_overrides, load_config
+from ltm.errors import ConfigError, LtmError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_experiment_validates(path):
+    config = load_config(path)
+    assert config.name
+    assert config.corpora_root.is_dir()
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_all_problems_are_listed_at_once_with_file_and_line(tmp_path):
+    path = _write(tmp_path, "name: x\ntraining:\n  rank: 0\n  learning_rate: -1\n  epoch: 2\nbase:\n  quantization: nf5\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = info.value.problems
+    assert len(problems) == 4
+    text = "\n".join(problems)
+    assert f"{path}:3: training.rank: must be at least 1" in text
+    assert f"{path}:4: training.learning_rate: must be greater than 0" in text
+    assert f"{path}:5: training.epoch: unknown key — did you mean 'epochs'?" in text
+    assert f"{path}:7: base.quantization:" in text and "did you mean 'nf4'" in text
+
+
+def test_wrong_type_names_the_expected_type(tmp_path):
+    path = _write(tmp_path, "training:\n  batch_size: many\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml:2: training.batch_size: expected an integer, got 'many'"):
+        load_config(path)
+
+
+def test_scientific_notation_without_dot_is_a_number(tmp_path):
+    # YAML 1.1 reads 5e-3 as a string; users write it anyway.
+    config = load_config(_write(tmp_path, "training:\n  learning_rate: 5e-3\n"))
+    assert config.training.learning_rate == pytest.approx(0.005)
+
+
+def test_missing_base_folder_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist — fix the path"):
+        load_config(_write(tmp_path, "base:\n  model: ./no/such/model\n"))
+
+
+def test_invalid_yaml_is_one_line_with_location(tmp_path):
+    with pytest.raises(LtmError, match=r"exp.yaml:3: invalid YAML: .*flow sequence at line 2"):
+        load_config(_write(tmp_path, "name: x\ntraining: [unclosed\n"))
+
+
+def test_tab_indentation_is_named(tmp_path):
+    with pytest.raises(LtmError, match=r"exp.yaml:2: a tab is used for indentation"):
+        load_config(_write(tmp_path, "training:\n\trank: 4\n"))
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    config = load_config(_write(tmp_path, "runs_dir: out\ncorpora:\n  root: texts\n"))
+    assert config.runs_path == tmp_path / "out"
+    assert config.corpora_root == tmp_path / "texts"
+
+
+def test_overrides_are_validated_like_the_file():
+    config = load_config(ROOT / "experiments" / "overnight.yaml")
+    changed = apply_overrides(config, ["training.rank=8", "base.quantization=nf4"])
+    assert changed.training.rank == 8 and changed.base.quantization == "nf4"
+    with pytest.raises(ConfigError, match="training.rank: must be at least 1"):
+        apply_overrides(config, ["training.rank=0"])
