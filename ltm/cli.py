@@ -148,6 +148,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+# ---------------------------------------------------------------- ui
+def cmd_ui(args) -> int:
+    from .ui import serve
+
+    return serve(_config(args), host=args.host, port=args.port)
+
+
 # ---------------------------------------------------------------- overnight
 def cmd_overnight(args) -> int:
     from .pipeline import run_overnight
@@ -199,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_config(p)
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("ui", help="start the MLflow UI over the project's tracking store",
+                       description="Start `mlflow server` on the tracking store that training writes to and print its URL.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
+    _add_config(p)
+    p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("overnight", help="the main job: every stage that exists, in order",
                        description="Build the base, inspect the corpora, then run the next stages.")

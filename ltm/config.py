@@ -10,6 +10,7 @@ folder of the config file, so a config works from any working directory.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -222,3 +223,27 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
     if problems.items:
         raise ConfigError(problems.items)
     return result
+
+
+def reference_markdown() -> str:
+    """The config reference table in README.md, generated from the dataclasses' help texts."""
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+
+    def walk(cls, prefix: str) -> None:
+        for f in dataclasses.fields(cls):
+            if not f.init:
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if dataclasses.is_dataclass(default):
+                lines.append(f"| **`{prefix}{f.name}`** | | {f.metadata.get('help', '')} |")
+                walk(type(default), f"{prefix}{f.name}.")
+            else:
+                shown = "null" if default is None else json.dumps(default) if not isinstance(default, str) else default
+                lines.append(f"| `{prefix}{f.name}` | `{shown}` | {f.metadata.get('help', '')} |")
+
+    walk(ExperimentConfig, "")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(reference_markdown())

@@ -200,6 +200,7 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
     steps = tc.max_steps if tc.max_steps > 0 else max(1, math.ceil(len(blocks) * tc.epochs / per_step))
     estimate = predict_train_seconds(config, steps * per_step * block)
 
+    _preflight(config, ref)
     model = basemodel.load_model(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code)
     params = {"corpus": source.name, "base": ref.spec, "quantization": config.base.quantization,
               **{f"training.{k}": str(v) for k, v in dataclasses.asdict(tc).items()}}
@@ -265,6 +266,21 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
     print(f"trained {final.name}: {stats.steps} steps, loss {manifest['first_loss']:.3f} → {manifest['last_loss']:.3f}, "
           f"{manifest['tokens_per_second']:,.0f} tok/s, {manifest['train_seconds']:.0f} s")
     return TrainResult(final, manifest, False)
+
+
+def _preflight(config, ref) -> None:
+    """On CUDA, check GPU/torch/bitsandbytes fit and free memory before a large load."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return
+    from transformers import AutoConfig
+
+    from . import preflight
+    from .estimate import memory_estimate
+
+    needed = memory_estimate(config, AutoConfig.from_pretrained(ref.path))["total"]
+    preflight.report(config, needed)
 
 
 def _check_finite(losses: list[float], name: str) -> None:
