@@ -53,7 +53,6 @@ def _bitsandbytes_problems(name: str, arch: str) -> list[str]:
                 "(≥ 0.45 for Blackwell), or set base.quantization: none"]
     try:
         import torch
-
         from bitsandbytes.functional import dequantize_4bit, quantize_4bit
 
         probe = torch.randn(64, 64, device="cuda", dtype=torch.bfloat16)
