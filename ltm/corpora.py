@@ -218,12 +218,19 @@ def select(shelf: Path, include: list[str]) -> list[Path]:
     return [available[n] for n in include]
 
 
-def count_tokens(text: str, tokenizer, batch_chars: int = 1 << 16) -> int:
-    """Token count of `text`, tokenised paragraph-batch by paragraph-batch to bound memory."""
-    total = 0
-    for piece in chunk_text(text, batch_chars):
-        total += len(tokenizer(piece, add_special_tokens=False)["input_ids"])
-    return total
+def tokenize(text: str, tokenizer, piece_chars: int = 1 << 16) -> list[int]:
+    """Token ids of the whole text, tokenised in bounded pieces cut at paragraph breaks.
+
+    Training and counting both use this, so "tokens trained" and "tokens in the corpus"
+    are the same number by construction."""
+    ids: list[int] = []
+    for piece in chunk_text(text, piece_chars):
+        ids.extend(tokenizer(piece, add_special_tokens=False, verbose=False)["input_ids"])
+    return ids
+
+
+def count_tokens(text: str, tokenizer) -> int:
+    return len(tokenize(text, tokenizer))
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:

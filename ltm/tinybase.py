@@ -133,7 +133,7 @@ def _build_model(recipe: TinyRecipe, out: Path) -> None:
 
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir(recipe.vocab_size))
-    ids = tokenizer(PRETRAIN_TEXT.read_text(encoding="utf-8"))["input_ids"]
+    ids = tokenizer(PRETRAIN_TEXT.read_text(encoding="utf-8"), verbose=False)["input_ids"]
     data = torch.tensor(ids, dtype=torch.long)
 
     torch.manual_seed(recipe.seed)

@@ -62,14 +62,6 @@ def split_heldout(text: str, fraction: float) -> tuple[str, str]:
     return text[:cut], text[cut:].lstrip()
 
 
-def tokenize(text: str, tokenizer, piece_chars: int = 1 << 16) -> list[int]:
-    """Token ids of the whole text, tokenised piece by piece (same pieces as `corpora.count_tokens`)."""
-    ids: list[int] = []
-    for piece in corpora.chunk_text(text, piece_chars):
-        ids.extend(tokenizer(piece, add_special_tokens=False)["input_ids"])
-    return ids
-
-
 def pack(ids: list[int], block: int) -> list[list[int]]:
     """Cut a token stream into blocks of `block` tokens; the remainder is its own shorter block."""
     return [ids[i:i + block] for i in range(0, len(ids), block)]
@@ -182,7 +174,7 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
     streams, part_info, heldout = [], [], {}
     for corpus, weight in source.parts:
         train_text, heldout_text = split_heldout(corpus.text, config.corpora.heldout_fraction)
-        ids = tokenize(train_text, tokenizer)
+        ids = corpora.tokenize(train_text, tokenizer)
         streams.append((pack(ids, block), weight))
         heldout[corpus.name] = heldout_text
         part_info.append({"corpus": corpus.name, "path": str(corpus.path), "sha256": corpus.sha256, "weight": weight,
