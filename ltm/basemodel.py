@@ -94,7 +94,7 @@ def load_tokenizer(spec: str, revision: str | None = None):
 
 def quiet_bitsandbytes() -> None:
     """bitsandbytes' CPU backend logs a harmless hub-kernel failure on import; hide it."""
-    for name in ("bitsandbytes", "bitsandbytes.backends", "bitsandbytes.backends.cpu"):
+    for name in ("bitsandbytes", "bitsandbytes.backends", "bitsandbytes.backends.cpu", "bitsandbytes.backends.cpu.ops"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

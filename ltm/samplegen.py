@@ -12,6 +12,7 @@ conclusions, which the design notes measured as what lets a LoRA then learn infe
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def transitive_chain(rng: random.Random, length: int | None = None, shuffle: boo
     more, less = rng.choice(RELATIONS)
     people = rng.sample(NAMES, length + 1)  # people[0] has the most of the quality
     premises = []
-    for a, b in zip(people, people[1:]):
+    for a, b in zip(people, people[1:], strict=False):
         premises.append(f"{a} is {more} than {b}." if rng.random() < 0.6 else f"{b} is {less} than {a}.")
     if shuffle if shuffle is not None else rng.random() < 0.5:
         rng.shuffle(premises)
@@ -166,11 +167,10 @@ def _recipe(rng, kind):
     return "\n".join(lines)
 
 
-def _weather(rng, day=[0]):
-    day[0] += 1
-    month = ["March", "April", "May", "June", "July"][(day[0] // 28) % 5]
+def _weather(rng, day: int):
+    month = ["March", "April", "May", "June", "July"][(day // 28) % 5]
     sky = rng.choice(["clear sky", "light rain", "cloudy", "fog in the morning", "strong wind", "sunny and calm"])
-    return (f"{month} {day[0] % 28 + 1}: {sky}, {rng.randint(2, 28)} degrees, wind {rng.randint(0, 15)} m/s, "
+    return (f"{month} {day % 28 + 1}: {sky}, {rng.randint(2, 28)} degrees, wind {rng.randint(0, 15)} m/s, "
             f"pressure {rng.randint(740, 770)} mm.")
 
 
@@ -229,7 +229,8 @@ def generate_corpora(out_dir: Path, seed: int = SEED) -> list[Path]:
     rng = rng_for("recipes")
     for kind in ("soups", "breads", "desserts"):
         put(f"recipes/{kind}.md", f"# {kind.capitalize()}\n\n" + _until(rng, lambda r, k=kind: _recipe(r, k), WORDS_TARGET // 3))
-    put("weather_log.txt", _until(rng_for("weather"), _weather, sep="\n"))
+    days = itertools.count(1)
+    put("weather_log.txt", _until(rng_for("weather"), lambda r: _weather(r, next(days)), sep="\n"))
     put("shopping_lists.md", "# Shopping lists\n\n" + _until(rng_for("shopping"), _shopping))
     put("shuffled_sentences.txt", _shuffled(rng_for("shuffled")))
     rng = rng_for("diary")

@@ -7,6 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .basemodel import quiet_bitsandbytes
+
+quiet_bitsandbytes()  # trl imports bitsandbytes, whose CPU backend logs a harmless hub-kernel miss
+
 
 @dataclass
 class TrainStats:
@@ -17,6 +21,16 @@ class TrainStats:
     padding: int = 0
     steps: int = 0
     advance: object = None
+
+
+def _checkpointing_arg() -> str:
+    """transformers ≥ 5.2 renamed `gradient_checkpointing` to `activation_checkpointing`."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 def lora_config(tc):
@@ -42,6 +56,7 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
 
     tc = config.training
     on_cuda = torch.cuda.is_available()
+    checkpointing = _checkpointing_arg()
     bf16 = on_cuda and (config.base.dtype in ("auto", "bf16"))
     args = SFTConfig(
         output_dir=str(output_dir),
@@ -54,7 +69,7 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
         warmup_steps=int(round(tc.warmup_ratio * steps)),
         weight_decay=tc.weight_decay,
         max_steps=steps,
-        gradient_checkpointing=tc.gradient_checkpointing,
+        **{checkpointing: tc.gradient_checkpointing},
         seed=tc.seed,
         data_seed=tc.seed,
         logging_steps=1,
