@@ -119,7 +119,9 @@ def cmd_estimate(args) -> int:
     from .estimate import estimate
 
     config = _config(args)
-    paths = [Path(p) for p in args.corpora] or _shelf(config)
+    from .corpora import resolve
+
+    paths = resolve(config.corpora_root, args.corpora) if args.corpora else _shelf(config)
     result = estimate(config, paths, args.pages, recalibrate=args.recalibrate)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -229,6 +229,13 @@ def tokenize(text: str, tokenizer, piece_chars: int = 1 << 16) -> list[int]:
     return ids
 
 
+def resolve(shelf: Path, names: list[str]) -> list[Path]:
+    """Corpus names on the shelf or paths, in the order given (empty → the whole shelf)."""
+    if not names:
+        return select(shelf, [])
+    return [Path(n) if Path(n).exists() else select(shelf, [n])[0] for n in names]
+
+
 def count_tokens(text: str, tokenizer) -> int:
     return len(tokenize(text, tokenizer))
 

@@ -109,12 +109,9 @@ def load_sources(config, names: list[str]) -> list[Source]:
             paths = corpora.select(shelf, list(weights))
             parts = [(corpora.read_corpus(p), w) for p, w in zip(paths, weights.values(), strict=True)]
             sources.append(Source(name, parts))
-        elif Path(name).exists():
-            corpus = corpora.read_corpus(Path(name))
-            sources.append(Source(corpus.name, [(corpus, 1.0)]))
         else:
-            (path,) = corpora.select(shelf, [name])
-            sources.append(Source(path.stem if path.is_file() else path.name, [(corpora.read_corpus(path), 1.0)]))
+            corpus = corpora.read_corpus(corpora.resolve(shelf, [name])[0])
+            sources.append(Source(corpus.name, [(corpus, 1.0)]))
     for source in sources:
         for corpus, _ in source.parts:
             if not corpus.text.strip():

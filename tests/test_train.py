@@ -124,3 +124,27 @@ def test_estimate_is_within_30_percent_of_a_real_training(nano_config):
     estimate = result.manifest["estimate"]
     assert estimate["train_seconds"], "the manifest should carry the estimate"
     assert abs(estimate["error"]) <= 0.30, estimate
+
+
+def test_cli_estimate_prints_the_page_table(tmp_path, capsys, repo_root):
+    from ltm.cli import main
+
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"name: est\nruns_dir: {tmp_path / 'runs'}\nbase:\n  model: ltm-nano\ncorpora:\n  root: {repo_root / 'corpora'}\n"
+                      "training:\n  batch_size: 8\n  max_steps: 40\n")
+    assert main(["estimate", "--config", str(config), "syllogisms", "weather_log"]) == 0
+    out = capsys.readouterr().out
+    assert "tokens per A4 page" in out
+    for pages in ("1", "10", "100", "1000"):
+        assert any(line.split()[:1] == [pages] for line in out.splitlines()), out
+    assert "memory:" in out and "configured sweep" in out
+
+
+def test_cli_train_error_for_unknown_corpus_suggests_the_name(nano_config, capsys, tmp_path):
+    from ltm.cli import main
+
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"base:\n  model: ltm-nano\ncorpora:\n  root: {nano_config.corpora_root}\nruns_dir: {tmp_path}\n")
+    assert main(["train", "sylogisms", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'syllogisms'?" in err and err.count("\n") == 1
