@@ -75,6 +75,9 @@ def calibrate(config, force: bool = False) -> dict:
     marks: list[float] = []
 
     class Clock(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            marks.append(time.perf_counter())
+
         def on_step_end(self, args, state, control, **kwargs):
             marks.append(time.perf_counter())
 
@@ -82,11 +85,15 @@ def calibrate(config, force: bool = False) -> dict:
         trainer, _ = build_trainer(config, model, tokenizer, blocks, Path(tmp), steps)
         trainer.add_callback(Clock())
         trainer.train()
-    seconds_per_step = (marks[-1] - marks[WARMUP_STEPS - 1]) / CALIBRATION_STEPS
+    # marks[0] is train begin, marks[k] the end of step k. The first steps are slower
+    # (allocation, first-call overheads): keep that as a fixed start-up cost.
+    seconds_per_step = (marks[-1] - marks[WARMUP_STEPS]) / CALIBRATION_STEPS
+    startup = max(0.0, (marks[WARMUP_STEPS] - marks[0]) - WARMUP_STEPS * seconds_per_step)
     tokens_per_step = tc.batch_size * tc.grad_accum * tc.max_length
     result = {
         "machine": machine_id(),
         "seconds_per_step": seconds_per_step,
+        "startup_seconds": startup,
         "tokens_per_step": tokens_per_step,
         "tokens_per_second": tokens_per_step / seconds_per_step,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -101,7 +108,11 @@ def predict_train_seconds(config, tokens: int, calibration: dict | None = None) 
     if not calibration:
         return None
     steps = max(1, math.ceil(tokens / calibration["tokens_per_step"]))
-    return round(steps * calibration["seconds_per_step"], 2)
+    return round(seconds_for_steps(calibration, steps), 2)
+
+
+def seconds_for_steps(calibration: dict, steps: int) -> float:
+    return calibration.get("startup_seconds", 0.0) + steps * calibration["seconds_per_step"]
 
 
 def steps_for_tokens(config, tokens: int) -> int:
@@ -184,11 +195,11 @@ def estimate(config, paths: list[Path], pages: list[float], recalibrate: bool = 
         tokens = int(p * per_page)
         epochs = tc.epochs if tc.max_steps <= 0 else None
         steps = max(1, math.ceil(tokens * (epochs or 1) / calibration["tokens_per_step"]))
-        table.append({"pages": p, "tokens": tokens, "steps": steps, "seconds": round(steps * calibration["seconds_per_step"], 1)})
+        table.append({"pages": p, "tokens": tokens, "steps": steps, "seconds": round(seconds_for_steps(calibration, steps), 1)})
     corpus_seconds = []
     for row in rows:
         steps = steps_for_tokens(config, int(row["tokens"] * (1 - config.corpora.heldout_fraction)))
-        corpus_seconds.append(steps * calibration["seconds_per_step"])
+        corpus_seconds.append(seconds_for_steps(calibration, steps))
     sweep = config.sweep
     runs = len(rows) + max(0, len(sweep.seeds) - 1) + sweep.trials
     mean = sum(corpus_seconds) / len(corpus_seconds) if corpus_seconds else 0.0
