@@ -257,3 +257,13 @@ def test_streaming_an_empty_file_yields_no_text(tmp_path):
     path.write_bytes(b"")
     label, pieces = iter_decode_file(path)
     assert (label, "".join(pieces)) == ("utf-8", "")
+
+
+def test_utf8_is_recognised_when_the_detection_sample_cuts_a_character(tmp_path):
+    data = b"a" + ("ж" * (SAMPLE_BYTES // 2 + 10)).encode("utf-8")  # byte SAMPLE_BYTES is mid-"ж"
+    assert data[SAMPLE_BYTES] & 0xC0 == 0x80
+    path = tmp_path / "long.txt"
+    path.write_bytes(data)
+    label, pieces = iter_decode_file(path, chunk_size=999)
+    assert label == "utf-8" == decode_bytes(data).encoding
+    assert "".join(pieces) == data.decode("utf-8")
