@@ -106,6 +106,15 @@ def torch_dtype(dtype: str, on_cuda: bool):
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
 
 
+def local_rank() -> int:
+    """The GPU of this process: under `accelerate launch` each process trains on its own card."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def load_model(ref: BaseRef, quantization: str = "none", dtype: str = "auto", trust_remote_code: bool = False):
     """Load the causal LM; `nf4` = bitsandbytes 4-bit with double quantisation (QLoRA)."""
     import torch
@@ -126,9 +135,9 @@ def load_model(ref: BaseRef, quantization: str = "none", dtype: str = "auto", tr
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute,
         )
-        kwargs["device_map"] = {"": 0} if on_cuda else {"": "cpu"}
+        kwargs["device_map"] = {"": local_rank()} if on_cuda else {"": "cpu"}
     elif on_cuda:
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = {"": local_rank()}
     try:
         model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
     except (OSError, ValueError) as exc:

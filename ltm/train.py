@@ -18,6 +18,7 @@ import json
 import math
 import platform
 import resource
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,8 +197,12 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
     tags = {"ltm.kind": "adapter", "ltm.corpus": source.name, "ltm.base": ref.spec,
             "ltm.quantization": config.base.quantization, "ltm.adapter": final.name}
 
-    with atomic.directory(final) as tmp:
-        with _maybe_run(config, final.name, tags, params, track) as (mlflow_client, run_id):
+    # Under `accelerate launch` every process trains; only the main one writes and logs.
+    main_process = basemodel.is_main_process()
+    output = atomic.directory(final) if main_process else tempfile.TemporaryDirectory(prefix="ltm-rank-")
+    with output as tmp_name:
+        tmp = Path(tmp_name)
+        with _maybe_run(config, final.name, tags, params, track and main_process) as (mlflow_client, run_id):
             trainer, stats = build_trainer(config, model, tokenizer, blocks, tmp / "checkpoints", steps,
                                            mlflow_client, run_id)
             if torch.cuda.is_available():

@@ -119,3 +119,62 @@ def test_cli_error_is_one_line_without_traceback(tmp_path, capsys):
     assert main(["corpora", str(tmp_path / "missing"), "--no-tokens"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and "missing" in err
+
+
+def _epub(path, chapters):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr("mimetype", "application/epub+zip")
+        book.writestr("META-INF/container.xml",
+                      '<container><rootfiles><rootfile full-path="OEBPS/content.opf"/></rootfiles></container>')
+        items = "".join(f'<item id="c{i}" href="c{i}.xhtml" media-type="application/xhtml+xml"/>' for i in range(len(chapters)))
+        spine = "".join(f'<itemref idref="c{i}"/>' for i in range(len(chapters)))
+        book.writestr("OEBPS/content.opf", f"<package><manifest>{items}</manifest><spine>{spine}</spine></package>")
+        for i, text in enumerate(chapters):
+            book.writestr(f"OEBPS/c{i}.xhtml", f"<html><head><style>p{{}}</style></head><body><h1>Part {i}</h1><p>{text}</p></body></html>")
+
+
+def test_epub_chapters_are_read_in_spine_order(tmp_path):
+    path = tmp_path / "book.epub"
+    _epub(path, ["Первая глава.", "Second chapter &amp; more."])
+    corpus = corpora.read_corpus(path)
+    assert corpus.text == "Part 0\n\nПервая глава.\n\nPart 1\n\nSecond chapter & more."
+    assert corpus.encodings == ["epub"]
+
+
+def test_pdf_without_pypdf_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pypdf(name, *args, **kwargs):
+        if name == "pypdf":
+            raise ImportError("no pypdf")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pypdf)
+    path = tmp_path / "paper.pdf"
+    path.write_bytes(b"%PDF-1.4\n")
+    corpus = corpora.read_corpus(path)
+    assert corpus.text == ""
+    assert "pip install 'ltm[pdf]'" in corpus.files[0].skipped
+
+
+def test_symlink_loop_in_a_book_folder_is_read_once(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "ch1.txt").write_text("Only chapter.")
+    (book / "loop").symlink_to(book, target_is_directory=True)
+    assert corpora.read_corpus(book).text == "Only chapter."
+
+
+def test_paths_with_spaces_and_cyrillic_names_work(tmp_path):
+    shelf = tmp_path / "мои книги"
+    (shelf / "Война и мир").mkdir(parents=True)
+    (shelf / "Война и мир" / "том 1.txt").write_bytes(RUSSIAN.encode("cp1251"))
+    (shelf / "notes here.md").write_text("# Notes\n\nSome text.")
+    found = corpora.discover([shelf])
+    names = sorted(p.stem if p.is_file() else p.name for p in found)
+    assert names == ["notes here", "Война и мир"]
+    assert corpora.read_corpus(shelf / "Война и мир").text == RUSSIAN
