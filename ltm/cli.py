@@ -231,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        if args.command in ("train", "estimate", "overnight", "base"):
+            from .progress import quiet_libraries
+
+            quiet_libraries()
         return int(args.func(args) or 0)
     except LtmError as exc:
         if args.debug:

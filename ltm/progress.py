@@ -48,3 +48,21 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
 
 def _fmt(fields: dict) -> str:
     return " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fields.items())
+
+
+def quiet_libraries() -> None:
+    """Libraries' own bars (dataset maps, weight loading, shard writing) would bury ours."""
+    import os
+    import warnings
+
+    # Raised inside transformers when trl/peft ask the old name; nothing for a user to change.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass

@@ -212,6 +212,7 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                 train_started = time.perf_counter()
                 trainer.train()
                 train_seconds = time.perf_counter() - train_started
+            stats.tokens_seen = int(trainer.state.num_input_tokens_seen)
             _check_finite(stats.losses, final.name)
             trainer.model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
@@ -231,7 +232,7 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                            "base": dataclasses.asdict(config.base)},
                 "tokens_per_epoch": tokens_per_epoch,
                 "tokens_seen": stats.tokens_seen,
-                "padding_fraction": round(stats.padding / max(1, stats.padding + stats.tokens_seen), 6),
+                "padding_fraction": round(stats.padding / max(1, stats.padding + stats.collated), 6),
                 "token_coverage": min(1.0, stats.tokens_seen / tokens_per_epoch),
                 "steps": stats.steps,
                 "epochs": round(stats.tokens_seen / tokens_per_epoch, 3),

@@ -18,6 +18,7 @@ class TrainStats:
 
     losses: list[float] = field(default_factory=list)
     tokens_seen: int = 0
+    collated: int = 0
     padding: int = 0
     steps: int = 0
     advance: object = None
@@ -81,16 +82,19 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
         use_cpu=not on_cuda,
         dataloader_num_workers=0,
         remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",  # counted per consumed batch, summed over GPUs
     )
     stats = TrainStats()
     dataset = Dataset.from_dict({"input_ids": blocks})
 
     class Counting(TrainerCallback):
-        """Counts real (non-padding) tokens per optimizer step and forwards losses."""
+        """Forwards each step's loss to the stats, the progress bar and MLflow (logging_steps=1)."""
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 stats.losses.append(float(logs["loss"]))
+                if stats.advance is not None:
+                    stats.advance(1, loss=stats.losses[-1])
                 if mlflow_client is not None:
                     from . import tracking
 
@@ -100,8 +104,6 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
 
         def on_step_end(self, args, state, control, **kwargs):
             stats.steps = state.global_step
-            if stats.advance is not None:
-                stats.advance(1, loss=stats.losses[-1] if stats.losses else float("nan"))
 
     trainer = SFTTrainer(
         model=model,
@@ -117,9 +119,11 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
     collator = trainer.data_collator
 
     def counting_collator(examples):
+        # Padding share only: the loader may collate one batch ahead, so the trained-token
+        # count comes from the trainer's own `num_input_tokens_seen` instead.
         batch = collator(examples)
         real = sum(len(e["input_ids"]) for e in examples)
-        stats.tokens_seen += real
+        stats.collated += real
         stats.padding += int(batch["input_ids"].numel()) - real
         return batch
 
