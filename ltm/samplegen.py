@@ -1,10 +1,22 @@
 """Seeded generator of the ten sample corpora and of the embedded base's pretraining text.
 
 Why generated: the demo must show the loop telling useful corpora from useless ones, with no
-copyrighted text. Five corpora teach reasoning patterns that the shipped scenes test; five
-are distractors of similar size. The pretraining text teaches the tiny base to copy names
-from context ("X met Y. X gave Y a cup.") and states single relations without chains or
-conclusions, which the design notes measured as what lets a LoRA then learn inference.
+copyrighted text, and the same seed must always give the same bytes. Five corpora teach
+reasoning patterns that later test scenes probe; five are distractors of similar size.
+
+Two measurements from the design notes shape the text:
+
+- The tiny base only learned to copy names from its context when its pretraining text
+  repeated names ("X met Y. X gave Y a cup. Y thanked X.") and stated single relations
+  ("Everyone knows that X is older than Y."). The pretraining text must never hold a chain
+  with a conclusion: that is what the teaching corpora are there to teach.
+- A LoRA trained on chains always written "A > B. B > C. So A > C." learned the shortcut
+  "the first-named goes first in the conclusion". So the teaching corpora vary premise order,
+  chain length (2-4 steps), direction (taller/shorter) and phrasing, and only real inference
+  predicts the conclusion.
+
+The names, relations and nonsense words are module constants so that a scene generator can
+reuse them; `UNSEEN_NAMES` never occur in any generated text, for generalisation checks.
 
     python -m ltm.samplegen            # rewrites corpora/ and ltm/data/pretrain.txt
 """
@@ -12,41 +24,57 @@ conclusions, which the design notes measured as what lets a LoRA then learn infe
 from __future__ import annotations
 
 import argparse
-import itertools
+import datetime as dt
 import random
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 SEED = 1234
+
+# Short, common names: frequent enough in the pretraining text to become one BPE token each.
 NAMES = ["Anna", "Ben", "Carl", "Dora", "Emma", "Finn", "Grace", "Hugo", "Ivy", "Jack", "Kate", "Leo", "Mia",
          "Nick", "Olga", "Paul", "Rosa", "Sam", "Tom", "Vera", "Will", "Zoe", "Adam", "Bella", "Chris", "Dan",
          "Eva", "Fred", "Gina", "Hank", "Iris", "Joe", "Kim", "Lily", "Max", "Nina", "Oscar", "Pam", "Ray", "Sara"]
-UNSEEN_NAMES = ["Quentin", "Wilhelmina", "Bartholomew", "Esmeralda", "Thaddeus", "Philippa", "Ignatius",
-                "Gwendolyn", "Cornelius", "Octavia", "Leopold", "Rosalind", "Barnaby", "Clementine", "Ezekiel",
-                "Henrietta", "Percival", "Seraphina", "Montgomery", "Winifred"]
+# Held back from every generated text: a scene using them tests copying names never seen.
+UNSEEN_NAMES = ["Alex", "Beth", "Cody", "Dina", "Eli", "Gus", "Ian", "Jill", "Kurt", "Lena", "Nora", "Owen",
+                "Seth", "Tara", "Vince", "Wade", "Ruth", "Troy", "Lara", "Neil"]
+# (more, less): "A is taller than B" is the same fact as "B is shorter than A".
 RELATIONS = [("taller", "shorter"), ("older", "younger"), ("faster", "slower"), ("heavier", "lighter"),
-             ("stronger", "weaker"), ("richer", "poorer")]
-NONSENSE_WORDS = ["wugs", "feps", "daxes", "blickets", "zorps", "tufas", "glims", "mipsies", "norls", "vexes",
-                  "plonks", "krells", "snarbs", "yeems"]
+             ("stronger", "weaker"), ("richer", "poorer"), ("louder", "quieter")]
+# Singular category words with no meaning, so a syllogism can only be solved by its form.
+# All start with a consonant ("a wug"); use `plural()` for "wugs", "daxes".
+NONSENSE_WORDS = ["wug", "fep", "dax", "blicket", "zorp", "tufa", "glim", "mip", "norl", "vex", "plonk",
+                  "krell", "snarb", "yeem", "gorp", "tove"]
 OBJECTS = ["key", "ball", "book", "coin", "cup", "hat", "lamp", "letter", "ring", "spoon", "box", "pen"]
-PLACES = ["the box", "the drawer", "the basket", "the bag", "the shelf"]
-FOODS = ["apples", "pears", "eggs", "cakes", "plums", "nuts", "rolls", "lemons"]
-CAUSES = [
-    ("it rained all night", "the road was wet"), ("the glass fell off the table", "it broke"),
-    ("the sun came out", "the snow melted"), ("the wind was strong", "the door slammed"),
-    ("the milk was left out", "it went sour"), ("the battery was empty", "the lamp went dark"),
-    ("the river rose", "the bridge was closed"), ("the oven was too hot", "the bread burned"),
-    ("the ice was thin", "the dog fell through"), ("the bell rang", "the children ran outside"),
-    ("the shop was closed", "there was no bread"), ("the plant got no water", "its leaves dried"),
-    ("the fire went out", "the room got cold"), ("the alarm did not ring", "the train was missed"),
-]
-WORDS_TARGET = 6000
+PLACES = ["the box", "the drawer", "the basket", "the bag", "the cupboard"]
+FOODS = ["apples", "pears", "eggs", "cakes", "plums", "nuts", "rolls", "lemons", "cookies", "carrots"]
+WORDS_TARGET = 7000  # words per corpus: about 14 A4 pages
+
+_SHE = {"Anna", "Dora", "Emma", "Grace", "Ivy", "Kate", "Mia", "Olga", "Rosa", "Vera", "Zoe", "Bella", "Eva",
+        "Gina", "Iris", "Kim", "Lily", "Nina", "Pam", "Sara"}
+_TOPICS = {"taller": "heights", "older": "ages", "faster": "speed", "heavier": "weights",
+           "stronger": "strength", "richer": "savings", "louder": "voices"}
+_EDIBLE = {"apples", "pears", "cakes", "plums", "nuts", "rolls", "cookies", "carrots"}
 
 
-def _words(parts: list[str]) -> int:
-    return sum(len(p.split()) for p in parts)
+def plural(word: str) -> str:
+    """English plural of a nonsense word: wug -> wugs, dax -> daxes."""
+    return word + ("es" if word.endswith(("s", "x", "z", "ch", "sh")) else "s")
 
 
-def _until(rng: random.Random, make, target: int = WORDS_TARGET, sep: str = "\n\n") -> str:
+def superlative(comparative: str) -> str:
+    """taller -> tallest, heavier -> heaviest (every word in RELATIONS ends in -er)."""
+    return comparative[:-2] + "est"
+
+
+def _cap(text: str) -> str:
+    """Capitalise the first letter only (str.capitalize would lower-case the names)."""
+    return text[:1].upper() + text[1:]
+
+
+def _fill(rng: random.Random, make: Callable[[random.Random], str], target: int = WORDS_TARGET, sep: str = "\n") -> str:
+    """Join pieces from `make` until they hold `target` words."""
     parts: list[str] = []
     words = 0
     while words < target:
@@ -56,157 +84,549 @@ def _until(rng: random.Random, make, target: int = WORDS_TARGET, sep: str = "\n\
 
 
 # ------------------------------------------------------------------ teaching corpora
-def transitive_chain(rng: random.Random, length: int | None = None, shuffle: bool | None = None) -> tuple[list[str], str]:
-    """Premises of an ordered chain and its conclusion; premise order and direction vary,
-    so "the first-named goes first" is no shortcut."""
-    length = length or rng.choice([2, 2, 3, 3, 4])
+_CONNECTIVES = ["So", "So", "Therefore", "This means that", "It follows that"]
+
+
+_CONCLUSION = re.compile(r"^(?:So|Therefore|This means that|It follows that) (\w+) is (\w+) than (\w+)\.$")
+_PREMISE = re.compile(r"^(\w+) is (\w+) than (\w+)\.$")
+_ORDER = {**{m: False for m, _ in RELATIONS}, **{le: True for _, le in RELATIONS}}  # True: the order flips
+_BASE = {**{m: m for m, _ in RELATIONS}, **{le: m for m, le in RELATIONS}}
+
+
+def _fact(match: re.Match) -> tuple[str, str, str] | None:
+    """(relation, higher, lower) of "A is taller than B" or its "shorter" form; None if not a relation."""
+    a, word, b = match.groups()
+    if word not in _BASE:
+        return None
+    return (_BASE[word], b, a) if _ORDER[word] else (_BASE[word], a, b)
+
+
+def derivable(premises: list[str], conclusion: str) -> bool:
+    """Whether the relation sentences in `premises` imply the transitive `conclusion`."""
+    match = _CONCLUSION.match(conclusion)
+    goal = _fact(match) if match else None
+    if goal is None:
+        return False
+    edges = [f for m in map(_PREMISE.match, premises) if m and (f := _fact(m)) and f[0] == goal[0]]
+    reached, frontier = {goal[1]}, [goal[1]]
+    while frontier:
+        here = frontier.pop()
+        for _, hi, lo in edges:
+            if hi == here and lo not in reached:
+                reached.add(lo)
+                frontier.append(lo)
+    return goal[2] in reached
+
+
+def transitive_chain(rng: random.Random, steps: int | None = None, swap: bool | None = None) -> tuple[list[str], str]:
+    """Premises of an ordered chain and one conclusion that needs at least two of them.
+
+    Each premise is said in either direction, premises are often swapped, the concluded
+    pair may skip a link or leave one out, and the conclusion itself goes either way, so
+    no surface rule ("first-named first") predicts it.
+    """
+    steps = steps or rng.choice([2, 2, 2, 3, 3, 3, 4])
     more, less = rng.choice(RELATIONS)
-    people = rng.sample(NAMES, length + 1)  # people[0] has the most of the quality
-    premises = []
-    for a, b in zip(people, people[1:], strict=False):
-        premises.append(f"{a} is {more} than {b}." if rng.random() < 0.6 else f"{b} is {less} than {a}.")
-    if shuffle if shuffle is not None else rng.random() < 0.5:
+    people = rng.sample(NAMES, steps + 1)  # people[0] has the most of the quality
+    premises = [f"{a} is {more} than {b}." if rng.random() < 0.5 else f"{b} is {less} than {a}."
+                for a, b in zip(people, people[1:], strict=False)]
+    if swap if swap is not None else rng.random() < 0.6:
         rng.shuffle(premises)
+    lead = rng.choice(_CONNECTIVES)
+    if rng.random() < 0.15:
+        if rng.random() < 0.5:
+            return premises, f"{lead} {people[0]} is the {superlative(more)} of them all."
+        return premises, f"{lead} {people[-1]} is the {superlative(less)} of them all."
+    i, j = rng.choice([(i, j) for i in range(steps + 1) for j in range(i + 2, steps + 1)])
     if rng.random() < 0.5:
-        conclusion = f"So {people[0]} is {more} than {people[-1]}."
-    else:
-        conclusion = f"So {people[-1]} is {less} than {people[0]}."
-    return premises, conclusion
+        return premises, f"{lead} {people[i]} is {more} than {people[j]}."
+    return premises, f"{lead} {people[j]} is {less} than {people[i]}."
 
 
-def _transitive(rng):
+def _transitive(rng: random.Random) -> list[str]:
+    """A chain as sentences, sometimes opened by a line naming everyone in random order."""
     premises, conclusion = transitive_chain(rng)
-    return " ".join(premises) + " " + conclusion
+    if rng.random() >= 0.3:
+        return premises + [conclusion]
+    facts = [_fact(_PREMISE.match(p)) for p in premises]
+    names = list(dict.fromkeys(n for f in facts for n in f[1:]))
+    rng.shuffle(names)
+    intro = f"{', '.join(names[:-1])} and {names[-1]} compared their {_TOPICS[facts[0][0]]}."
+    return [intro] + premises + [conclusion]
 
 
-def _syllogism(rng):
-    a, b, c = rng.sample(NONSENSE_WORDS, 3)
+def syllogism(rng: random.Random) -> tuple[list[str], str]:
+    """A valid syllogism over nonsense words: chains of "all", single members, and "no" forms."""
+    a, b, c, d = rng.sample(NONSENSE_WORDS, 4)
+    pa, pb, pc, pd = (plural(w) for w in (a, b, c, d))
     name = rng.choice(NAMES)
-    form = rng.randrange(4)
+    form = rng.randrange(8)
     if form == 0:
-        return f"All {a} are {b}. All {b} are {c}. So all {a} are {c}."
-    if form == 1:
-        return f"All {b} are {c}. All {a} are {b}. So all {a} are {c}."
-    if form == 2:
-        return f"Every one of the {a} is one of the {b}. {name} is one of the {a}. So {name} is one of the {b}."
-    return f"No {a} are {b}. {name} is one of the {a}. So {name} is not one of the {b}."
+        premises, conclusion = [f"All {pa} are {pb}.", f"All {pb} are {pc}."], f"all {pa} are {pc}"
+    elif form == 1:
+        premises, conclusion = [f"All {pa} are {pb}.", f"All {pb} are {pc}.", f"All {pc} are {pd}."], f"all {pa} are {pd}"
+    elif form == 2:
+        premises, conclusion = [f"Every {a} is a {b}.", f"{name} is a {a}."], f"{name} is a {b}"
+    elif form == 3:
+        premises, conclusion = [f"Every {a} is a {b}.", f"Every {b} is a {c}.", f"{name} is a {a}."], f"{name} is a {c}"
+    elif form == 4:
+        premises, conclusion = [f"No {a} is a {b}.", f"{name} is a {a}."], f"{name} is not a {b}"
+    elif form == 5:
+        premises, conclusion = [f"All {pa} are {pb}.", f"No {pb} are {pc}."], f"no {pa} are {pc}"
+    elif form == 6:
+        premises, conclusion = [f"Every {a} is a {b}.", f"{name} is not a {b}."], f"{name} is not a {a}"
+    else:
+        premises, conclusion = [f"No {pa} are {pb}.", f"All {pc} are {pa}."], f"no {pc} are {pb}"
+    if rng.random() < 0.5:
+        rng.shuffle(premises)
+    return premises, f"{rng.choice(_CONNECTIVES[:4])} {conclusion}."
 
 
-def _arithmetic(rng):
+def _syllogism_lines(rng: random.Random) -> list[str]:
+    premises, conclusion = syllogism(rng)
+    return premises + [conclusion]
+
+
+def _arithmetic(rng: random.Random, number: int) -> str:
+    """A Markdown story whose every step states the new total, ending with the answer.
+    Counts never fall below 2, so every "N apples" reads right."""
     name, other = rng.sample(NAMES, 2)
-    food = rng.choice(FOODS)
-    have = rng.randint(2, 9)
-    lines = [f"## {name} and the {food}", "", f"{name} had {have} {food}."]
-    for _ in range(rng.randint(2, 3)):
-        if rng.random() < 0.5 or have < 2:
+    item = rng.choice(FOODS)
+    title = f"## {number}. {name} and the {item}"
+    if rng.random() < 0.3:
+        return "\n".join([title, "", _two_person_sum(rng, name, other, item)])
+    he, him = ("she", "her") if name in _SHE else ("he", "him")
+    have = rng.randint(2, 12)
+    sentences = [f"{name} had {have} {item}."]
+    for _ in range(rng.randint(2, 4)):
+        move = rng.choice(["buy", "get", "bags", "give", "lose", "eat"] if have > 3 else ["buy", "get", "bags"])
+        if move == "buy":
+            n = rng.randint(1, 9)
+            have += n
+            sentences.append(f"{_cap(he)} bought {n} more, so {he} had {have}.")
+        elif move == "get":
             n = rng.randint(1, 6)
             have += n
-            lines.append(f"{name} bought {n} more, so {name} had {have}.")
-        else:
-            n = rng.randint(1, have - 1)
+            sentences.append(f"{other} gave {him} {n} more, so {he} had {have}.")
+        elif move == "bags" and have < 40:
+            k, m = rng.randint(2, 4), rng.randint(2, 5)
+            have += k * m
+            sentences.append(f"Then {he} bought {k} bags with {m} {item} in each. That is {k * m} more, so {he} had {have}.")
+        elif move == "give" or (move == "eat" and item not in _EDIBLE):
+            n = rng.randint(1, have - 2)
             have -= n
-            lines.append(f"{name} gave {n} to {other}, so {name} had {have}.")
-    lines.append(f"Now {name} has {have} {food}.")
-    return "\n".join(lines)
+            sentences.append(f"{_cap(he)} gave {n} to {other}, so {he} had {have} left.")
+        elif move == "eat":
+            n = rng.randint(1, min(3, have - 2))
+            have -= n
+            sentences.append(f"{_cap(he)} ate {n}, so {he} had {have} left.")
+        elif move == "lose":
+            n = rng.randint(1, min(4, have - 2))
+            have -= n
+            sentences.append(f"On the way home {he} dropped {n}, so {he} had {have}.")
+    if rng.random() < 0.5:
+        sentences.append(f"How many {item} does {name} have now? {name} has {have} {item}.")
+    else:
+        sentences.append(f"So {name} has {have} {item} now.")
+    shares = [k for k in (2, 3, 4) if have % k == 0 and have >= 2 * k]
+    if shares and rng.random() < 0.25:
+        k = rng.choice(shares)
+        sentences.append(f"If {name} shares them equally among {k} friends, each friend gets {have // k}.")
+    return "\n".join([title, "", " ".join(sentences)])
 
 
-def _cause(rng):
-    (c1, e1), (c2, e2) = rng.sample(CAUSES, 2)
-    form = rng.randrange(4)
+def _two_person_sum(rng: random.Random, a: str, b: str, item: str) -> str:
+    """Two people pass items back and forth: both totals must be tracked at once."""
+    x, y = rng.randint(3, 12), rng.randint(3, 12)
+    sentences = [f"{a} had {x} {item} and {b} had {y}."]
+    for _ in range(rng.randint(1, 3)):
+        if rng.random() < 0.5 and x > 3:
+            n = rng.randint(1, x - 2)
+            x, y = x - n, y + n
+            sentences.append(f"{a} gave {n} to {b}, so {a} had {x} and {b} had {y}.")
+        elif y > 3:
+            n = rng.randint(1, y - 2)
+            x, y = x + n, y - n
+            sentences.append(f"{b} gave {n} to {a}, so {b} had {y} and {a} had {x}.")
+    if rng.random() < 0.5:
+        sentences.append(f"Together they have {x} + {y} = {x + y} {item}.")
+    else:
+        sentences.append(f"So now {a} has {x} {item} and {b} has {y}.")
+    return " ".join(sentences)
+
+
+# Each tuple is a causal chain: every event causes the next. {a} and {b} are filled with names.
+CAUSAL_CHAINS = [
+    ("it rained all night", "the road was wet", "the cars drove slowly", "the bus came late"),
+    ("the wind was very strong", "a tree fell on the wires", "the power went out", "the house got cold"),
+    ("the milk was left on the table", "the milk went sour", "there was no milk for the tea"),
+    ("{a} forgot the keys", "{a} could not open the door", "{a} waited outside in the cold", "{a} caught a cold"),
+    ("the alarm did not ring", "{a} woke up late", "{a} missed the train", "{a} was late for work"),
+    ("the sun was hot all week", "the ground dried out", "the plants wilted", "the garden gave few beans"),
+    ("the river rose after the storm", "the low bridge was under water", "the bridge was closed",
+     "the children could not get to school"),
+    ("the oven was too hot", "the bread burned", "the kitchen filled with smoke", "the smoke alarm went off"),
+    ("the ice on the pond was thin", "the ice cracked under the dog", "the dog fell into the water"),
+    ("{a} practised the piano every day", "{a} played better and better", "{a} won a prize at the concert"),
+    ("the shop ran out of flour", "{a} could not bake a cake", "{a} bought biscuits instead"),
+    ("the stove went out in the night", "the room got cold", "{a} put on a second sweater"),
+    ("the phone battery was empty", "{a} could not call {b}", "{b} waited at the cafe alone"),
+    ("the glass fell off the shelf", "the glass broke", "there were sharp pieces on the floor", "{a} swept the floor"),
+    ("it snowed heavily", "the roads were blocked", "the school was closed", "the children played in the snow"),
+    ("{a} ate too much cake", "{a} felt sick", "{a} went to bed early"),
+    ("the night was very cold", "the water pipe froze", "the pipe burst", "water ran into the kitchen"),
+    ("{a} watered the seeds every morning", "the seeds sprouted", "the garden was green in May"),
+    ("the clock was slow", "{a} came to the station late", "the train left without {a}"),
+    ("{a} left the window open", "the rain came in", "the books on the desk got wet"),
+    ("the car ran out of petrol", "the car stopped on the road", "{a} had to walk to the village"),
+    ("the bulb in the hall burned out", "the hall was dark", "{a} tripped over a box", "{a} hurt a knee"),
+    ("the dog barked all night", "nobody slept well", "everyone was tired in the morning"),
+    ("{a} lent the bike to {b}", "{a} had no bike on Monday", "{a} walked to school"),
+    ("the team trained hard all winter", "the team got faster", "the team won the spring race"),
+]
+
+
+def _link(rng: random.Random, cause: str, effect: str) -> str:
+    """One cause-effect sentence, in one of several word orders."""
+    form = rng.randrange(5)
     if form == 0:
-        return f"Because {c1}, {e1}."
+        return f"Because {cause}, {effect}."
     if form == 1:
-        return f"{c1.capitalize()}. So {e1}."
+        return f"{_cap(cause)}, so {effect}."
     if form == 2:
-        return f"{c1.capitalize()}, therefore {e1}."
-    return f"{c1.capitalize()}. Because of that, {e1}. {c2.capitalize()}, so {e2}."
+        return f"{_cap(cause)}. Therefore {effect}."
+    if form == 3:
+        return f"{_cap(effect)} because {cause}."
+    return f"{_cap(cause)}. As a result, {effect}."
 
 
-def _holds(rng):
-    people = rng.sample(NAMES, 3)
-    thing = rng.choice(OBJECTS)
-    holder = people[0]
-    lines = [f"{holder} has the {thing}."]
-    for _ in range(rng.randint(2, 4)):
-        move = rng.randrange(3)
-        others = [p for p in people if p != holder]
+def _cause(rng: random.Random) -> str:
+    """A single link, or a chain of links with a conclusion from the first cause to the last effect."""
+    chain = rng.choice(CAUSAL_CHAINS)
+    a, b = rng.sample(NAMES, 2)
+    events = [e.format(a=a, b=b) for e in chain]
+    length = rng.randint(2, len(events))
+    start = rng.randint(0, len(events) - length)
+    events = events[start:start + length]
+    links = [_link(rng, c, e) for c, e in zip(events, events[1:], strict=False)]
+    if len(links) == 1:
+        return links[0]
+    if rng.random() < 0.3:
+        links.reverse()
+    if rng.random() < 0.5:
+        return " ".join(links) + f" So {events[-1]}, all because {events[0]}."
+    return " ".join(links) + f" Therefore {events[-1]} because {events[0]}."
+
+
+def _holds(rng: random.Random) -> list[str]:
+    """Who holds what after gives, takes and puts, with moves of a second object and idle
+    sentences mixed in, so "the last name mentioned" is not the answer."""
+    people = rng.sample(NAMES, rng.choice([3, 3, 4]))
+    things = rng.sample(OBJECTS, rng.choice([1, 1, 2]))
+    holder = {t: rng.choice(people) for t in things}
+    sentences = [f"{holder[t]} has the {t}." for t in things]
+    for _ in range(rng.randint(2, 5)):
+        t = rng.choice(things)
+        h = holder[t]
+        x = rng.choice([p for p in people if p != h])
+        move = rng.randrange(6)
         if move == 0:
-            taker = rng.choice(others)
-            lines.append(f"{holder} gives the {thing} to {taker}.")
-            holder = taker
+            sentences.append(f"{h} gives the {t} to {x}.")
         elif move == 1:
-            taker = rng.choice(others)
-            lines.append(f"{taker} takes the {thing} from {holder}.")
-            holder = taker
-        else:
+            sentences.append(f"{x} takes the {t} from {h}.")
+        elif move == 2:
             place = rng.choice(PLACES)
-            taker = rng.choice(others)
-            lines.append(f"{holder} puts the {thing} in {place}. {taker} finds it there and keeps it.")
-            holder = taker
-    lines.append(f"So now {holder} has the {thing}.")
-    return " ".join(lines)
+            sentences.append(f"{h} puts the {t} in {place}. Later {x} takes the {t} out of {place}.")
+        elif move == 3:
+            sentences.append(f"{h} throws the {t} to {x}, and {x} catches it.")
+        elif move == 4:
+            sentences.append(f"{h} hands the {t} to {x}.")
+        else:
+            sentences.append(_idle(rng, x, h, t))
+            continue
+        holder[t] = x
+    if rng.random() < 0.4:
+        t = rng.choice(things)
+        x, y = rng.sample([p for p in people if p != holder[t]] + [holder[t]], 2)
+        sentences.append(_idle(rng, x, y, t))
+    t = rng.choice(things)
+    sentences.append(f"So now {holder[t]} has the {t}.")
+    return sentences
+
+
+def _idle(rng: random.Random, x: str, y: str, thing: str) -> str:
+    """A sentence that names people (and maybe the object) but moves nothing."""
+    return rng.choice([f"{x} waves to {y}.", f"{x} sits down next to {y}.", f"{x} looks at the {thing}.",
+                       f"{x} asks {y} about the weather.", f"{x} opens the window."])
 
 
 # ------------------------------------------------------------------ distractors
-_DISHES = {"soups": ["tomato soup", "onion soup", "pea soup", "fish soup", "bean soup"],
-           "breads": ["rye bread", "flat bread", "sweet rolls", "corn bread", "oat bread"],
-           "desserts": ["apple pie", "plum cake", "lemon tart", "rice pudding", "honey cake"]}
-_INGREDIENTS = ["flour", "salt", "butter", "milk", "sugar", "water", "onion", "carrot", "eggs", "honey", "oil", "pepper"]
-_STEPS = ["Mix {a} and {b} in a bowl.", "Heat the {a} slowly.", "Add the {a} and stir.", "Leave it to rest for {n} minutes.",
-          "Cut the {a} into small pieces.", "Bake for {n} minutes.", "Serve warm with {a}."]
+_DISHES = {  # kind: ([(name word, main ingredient)], [dish words])
+    "soups": ([("tomato", "tomatoes"), ("onion", "onions"), ("pea", "dried peas"), ("fish", "fish fillet"),
+               ("bean", "beans"), ("mushroom", "mushrooms"), ("beet", "beets"), ("cabbage", "cabbage"),
+               ("lentil", "lentils"), ("carrot", "carrots"), ("pumpkin", "pumpkin"), ("chicken", "chicken")],
+              ["soup", "broth", "stew"]),
+    "breads": ([("rye", "rye flour"), ("oat", "oat flakes"), ("corn", "corn meal"), ("potato", "mashed potato"),
+                ("seed", "sunflower seeds"), ("milk", "milk powder"), ("honey", "honey"), ("pumpkin", "pumpkin puree")],
+               ["bread", "rolls", "loaf", "buns"]),
+    "desserts": ([("apple", "apples"), ("plum", "plums"), ("lemon", "lemons"), ("cherry", "cherries"),
+                  ("pear", "pears"), ("carrot", "carrots"), ("apricot", "apricots"), ("peach", "peaches"),
+                  ("quince", "quinces")], ["pie", "cake", "tart", "pudding", "cookies"]),
+}
+_INGREDIENTS = {
+    "soups": ["onion", "carrot", "potatoes", "celery", "garlic", "bay leaf", "black pepper", "salt", "butter",
+              "stock", "sour cream", "dill", "parsley", "tomato paste"],
+    "breads": ["flour", "rye flour", "dry yeast", "salt", "sugar", "warm water", "milk", "butter", "sunflower oil",
+               "seeds", "honey", "egg"],
+    "desserts": ["flour", "sugar", "butter", "eggs", "milk", "cream", "vanilla", "cinnamon", "honey", "lemon zest",
+                 "baking powder", "salt"],
+}
+_PINCH = {"salt", "black pepper", "bay leaf", "dry yeast", "sugar", "vanilla", "cinnamon", "lemon zest", "baking powder",
+          "seeds", "garlic", "dill", "parsley"}
+_LIQUID = {"stock", "milk", "warm water", "cream", "sour cream", "sunflower oil", "honey", "tomato paste"}
 
 
-def _recipe(rng, kind):
-    dish = rng.choice(_DISHES[kind])
-    lines = [f"## {dish.capitalize()}", "", "Ingredients:"]
-    lines += [f"- {rng.randint(1, 5)} cups of {i}" for i in rng.sample(_INGREDIENTS, rng.randint(3, 5))]
-    lines += ["", "Steps:"]
-    for k, step in enumerate(rng.sample(_STEPS, 4), 1):
-        a, b = rng.sample(_INGREDIENTS, 2)
-        lines.append(f"{k}. " + step.format(a=a, b=b, n=rng.choice([10, 15, 20, 30, 40])))
-    return "\n".join(lines)
+def _measure(rng: random.Random, ingredient: str) -> str:
+    """A plausible amount for the ingredient (a pinch of salt, a cup of milk, grams of flour)."""
+    if ingredient in _PINCH:
+        return rng.choice(["a pinch", "1 teaspoon", "2 teaspoons"])
+    if ingredient in _LIQUID:
+        return rng.choice(["2 spoons", "half a cup", "1 cup", "2 cups"])
+    if ingredient in ("egg", "eggs"):
+        return rng.choice(["1", "2", "3"])
+    return rng.choice(["50 g", "100 g", "200 g", "300 g", "500 g"])
 
 
-def _weather(rng, day: int):
-    month = ["March", "April", "May", "June", "July"][(day // 28) % 5]
-    sky = rng.choice(["clear sky", "light rain", "cloudy", "fog in the morning", "strong wind", "sunny and calm"])
-    return (f"{month} {day % 28 + 1}: {sky}, {rng.randint(2, 28)} degrees, wind {rng.randint(0, 15)} m/s, "
-            f"pressure {rng.randint(740, 770)} mm.")
+_STEPS = {
+    "soups": ["Peel and chop the onion and the carrot.", "Melt the butter in a large pot.",
+              "Fry the onion for {n} minutes, stirring now and then.", "Pour in the stock and bring it to the boil.",
+              "Add the {main} and the potatoes.", "Cover the pot and let it simmer for {m} minutes.",
+              "Season with salt and pepper.", "Stir in the herbs just before serving.",
+              "Serve hot with dark bread and a spoon of sour cream."],
+    "breads": ["Mix the flour, the salt and the sugar in a large bowl.", "Stir the yeast into the warm water.",
+               "Pour the water into the flour and add the {main}.", "Knead the dough for {n} minutes.",
+               "Cover the bowl with a towel and leave it in a warm place for an hour.",
+               "Shape the dough and put it on a tray.", "Brush the top with milk and sprinkle the seeds.",
+               "Bake at 200 degrees for {m} minutes.", "Let it cool on a rack before cutting."],
+    "desserts": ["Beat the butter and the sugar until pale.", "Add the eggs one at a time.",
+                 "Fold in the flour and the baking powder.", "Wash the {main} and cut into small pieces.",
+                 "Grease a round tin with butter.", "Pour the batter into the tin and lay the {main} on top.",
+                 "Bake at 180 degrees for {m} minutes.", "Dust with sugar and serve with cream."],
+}
 
 
-def _shopping(rng):
+def _recipe(rng: random.Random, kind: str, dish: str, main: str) -> str:
+    ingredients = rng.sample(_INGREDIENTS[kind], rng.randint(5, 8))
+    lines = [f"## {_cap(dish)}", "", f"Serves {rng.randint(2, 8)}. Takes about {rng.choice([30, 40, 45, 60, 90])} minutes.",
+             "", "### Ingredients", "", f"- {main}: {rng.choice([200, 300, 500, 700])} g"]
+    lines += [f"- {i}: {_measure(rng, i)}" for i in ingredients]
+    lines += ["", "### Steps", ""]
+    steps = [s for s in _STEPS[kind] if rng.random() < 0.8] or _STEPS[kind][:3]
+    for k, step in enumerate(steps, 1):
+        lines.append(f"{k}. " + step.format(main=main, n=rng.choice([5, 8, 10]), m=rng.choice([15, 20, 25, 30, 40])))
+    return "\n".join(lines) + "\n"
+
+
+def _recipes_chapter(rng: random.Random, kind: str, target: int) -> str:
+    mains, bases = _DISHES[kind]
+    dishes = [(f"{word} {base}", main) for word, main in mains for base in bases]
+    rng.shuffle(dishes)
+    parts = [f"# {_cap(kind)}\n"]
+    words = 0
+    for dish, main in dishes:
+        if words >= target:
+            break
+        parts.append(_recipe(rng, kind, dish, main))
+        words += len(parts[-1].split())
+    return "\n".join(parts)
+
+
+_SKIES = {"cold": ["light snow", "heavy snow", "clear and frosty", "grey, no wind", "sleet in the afternoon", "fog"],
+          "mild": ["light rain", "cloudy", "sunny spells", "drizzle all day", "fog in the morning", "clear sky"],
+          "warm": ["sunny and calm", "hot, clear sky", "thunder in the evening", "a short shower at noon",
+                   "hazy", "cloudy, warm"]}
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]  # not strftime: locale
+_MEAN_TEMP = [-6, -5, 0, 7, 13, 17, 20, 18, 12, 6, 0, -4]
+
+
+def _weather_line(rng: random.Random, day: dt.date) -> str:
+    temp = _MEAN_TEMP[day.month - 1] + rng.randint(-4, 4)
+    sky = rng.choice(_SKIES["cold" if temp < 1 else "mild" if temp < 15 else "warm"])
+    line = (f"{day.isoformat()} {_WEEKDAYS[day.weekday()][:3]}: {sky}; {temp:+d} C at noon, {temp - rng.randint(2, 8):+d} C at night; "
+            f"wind {rng.choice(['N', 'NE', 'E', 'SE', 'S', 'SW', 'W', 'NW'])} {rng.randint(0, 14)} m/s; "
+            f"pressure {rng.randint(738, 772)} mm; humidity {rng.randint(40, 98)}%.")
+    if rng.random() < 0.15:
+        line += " " + rng.choice(["Birds at the feeder.", "Ice on the puddles.", "Rainbow after noon.",
+                                  "Dew on the grass.", "Stars visible at night.", "Leaves on the path."])
+    return line
+
+
+_GOODS = {  # item: amounts it is bought in
+    "potatoes": ["1 kg", "2 kg", "3 kg"], "onions": ["1 kg", "500 g"], "carrots": ["1 kg", "500 g"],
+    "apples": ["1 kg", "2 kg", "6"], "pears": ["4", "6", "1 kg"], "eggs": ["6", "10", "12"],
+    "milk": ["1 litre", "2 litres"], "butter": ["1 pack", "2 packs"], "cheese": ["200 g", "300 g", "500 g"],
+    "rye bread": ["1 loaf", "2 loaves"], "white bread": ["1 loaf"], "rice": ["1 kg", "1 pack"],
+    "pasta": ["1 pack", "2 packs"], "tea": ["1 box", "1 pack"], "coffee": ["1 jar", "1 pack"],
+    "sugar": ["1 kg", "2 kg"], "salt": ["1 pack"], "flour": ["1 kg", "2 kg"], "soap": ["1 bar", "2 bars", "3 bars"],
+    "toothpaste": ["1 tube", "2 tubes"], "candles": ["4", "6", "10"], "paper towels": ["1 roll", "2 rolls", "4 rolls"],
+    "tomatoes": ["500 g", "1 kg"], "cucumbers": ["3", "4", "1 kg"], "lemons": ["2", "3", "4"],
+    "honey": ["1 jar"], "oats": ["1 pack", "1 kg"], "fish": ["500 g", "1 kg", "2 fillets"],
+    "chicken": ["1 whole", "1 kg"], "jam": ["1 jar", "2 jars"], "batteries": ["2", "4", "1 pack"],
+    "matches": ["1 box", "2 boxes"], "yogurt": ["2 pots", "4 pots"], "cabbage": ["1 head", "half a head"],
+    "beans": ["1 tin", "2 tins", "500 g"],
+}
+
+
+def _shopping_list(rng: random.Random, day: dt.date) -> str:
     name = rng.choice(NAMES)
-    items = rng.sample(FOODS + _INGREDIENTS + ["soap", "tea", "rice", "candles", "paper"], rng.randint(4, 7))
-    return "\n".join([f"### List for {name}", *[f"- {rng.randint(1, 6)} {i}" for i in items]])
+    shop = rng.choice(["market", "corner shop", "supermarket", "bakery and grocer", "chemist and grocer"])
+    lines = [f"## {_WEEKDAYS[day.weekday()]} {day.isoformat()}, {name}, {shop}", ""]
+    lines += [f"- {g}, {rng.choice(_GOODS[g])}" for g in rng.sample(sorted(_GOODS), rng.randint(5, 9))]
+    if rng.random() < 0.3:
+        lines.append(f"- {rng.choice(['(ask for the small ones)', '(the cheap brand)', '(if fresh)', '(not the big pack)'])}")
+    return "\n".join(lines) + "\n"
 
 
-def _shuffled(rng, target=WORDS_TARGET):
-    """Sentences of the teaching corpora with premises and conclusions scattered apart."""
-    sentences: list[str] = []
-    while sum(len(s.split()) for s in sentences) < target:
-        premises, conclusion = transitive_chain(rng)
-        sentences += premises + [conclusion]
-        sentences += [s.strip() + "." for s in _syllogism(rng).split(".") if s.strip()]
-        sentences += [s.strip() + "." for s in _holds(rng).split(".") if s.strip()]
-    rng.shuffle(sentences)
+_LEADS = ("So ", "Therefore ", "This means ", "It follows ", "As a result")
+
+
+def _shuffled(rng: random.Random, target: int = WORDS_TARGET, window: int = 10) -> str:
+    """Sentences of the teaching generators shuffled across the whole text, then repaired so
+    that no conclusion has a sentence of its own example, or premises implying it, nearby."""
+    units: list[tuple[int, bool, str]] = []  # (example id, is conclusion, sentence)
+    makers = [_transitive, _transitive, _syllogism_lines, _holds, lambda r: re.findall(r"[^.]+\.", _cause(r))]
+    words = example = 0
+    while words < target:
+        sentences = [s.strip() for s in rng.choice(makers)(rng)]
+        example += 1
+        units += [(example, k == len(sentences) - 1 or s.startswith(_LEADS), s) for k, s in enumerate(sentences)]
+        words += sum(len(s.split()) for s in sentences)
+    rng.shuffle(units)
+
+    def intact(i: int) -> bool:
+        example, is_conclusion, sentence = units[i]
+        if not is_conclusion:
+            return False
+        near = range(max(0, i - window), min(len(units), i + window + 1))
+        return (any(units[k][0] == example for k in near if k != i)
+                or derivable([u[2] for u in units[max(0, i - window):i]], sentence))
+
+    for _ in range(100):
+        bad = [i for i in range(len(units)) if intact(i)]
+        if not bad:
+            break
+        for i in bad:
+            j = rng.randrange(len(units))
+            units[i], units[j] = units[j], units[i]
+    else:
+        raise RuntimeError("could not break every chain apart")
+    sentences = [u[2] for u in units]
     return "\n".join(" ".join(sentences[i:i + 6]) for i in range(0, len(sentences), 6)) + "\n"
 
 
-_RU_NAMES = ["Маша", "Петя", "Оля", "Коля", "Аня", "Дима"]
-_RU_DAYS = ["Сегодня было холодно, и мы долго сидели дома.", "Утром пошли в лес за грибами.",
-            "Вечером пили чай с вареньем и говорили о лете.", "Весь день шёл дождь, читала книгу у окна.",
-            "Ходили на рынок, купили яблоки и хлеб.", "Писала письмо бабушке, потом гуляла у реки.",
-            "На работе было много дел, вернулась поздно.", "В саду зацвела сирень, пахнет на весь двор."]
+# ------------------------------------------------------------------ Russian diary
+# (nominative, genitive, dative, accusative, instrumental, male)
+_RU_NAMES = [("Петя", "Пети", "Пете", "Петю", "Петей", True), ("Коля", "Коли", "Коле", "Колю", "Колей", True),
+             ("Дима", "Димы", "Диме", "Диму", "Димой", True), ("Серёжа", "Серёжи", "Серёже", "Серёжу", "Серёжей", True),
+             ("Андрей", "Андрея", "Андрею", "Андрея", "Андреем", True), ("Миша", "Миши", "Мише", "Мишу", "Мишей", True),
+             ("Маша", "Маши", "Маше", "Машу", "Машей", False), ("Оля", "Оли", "Оле", "Олю", "Олей", False),
+             ("Аня", "Ани", "Ане", "Аню", "Аней", False), ("Таня", "Тани", "Тане", "Таню", "Таней", False),
+             ("Света", "Светы", "Свете", "Свету", "Светой", False), ("Наташа", "Наташи", "Наташе", "Наташу", "Наташей", False)]
+_RU_MONTHS = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
+              "ноября", "декабря"]
+_RU_WEEKDAYS = ["понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"]
+_RU_WEATHER = {
+    "winter": ["С утра шёл снег, весь двор замело.", "Мороз, минус {5-25}, окна все в узорах.",
+               "Солнце и снег, всё блестит так, что больно глазам.", "Оттепель, на дорогах каша из снега.",
+               "Метель весь день, из дома почти не выходила.", "Ночью было минус {15-30}, машины во дворе не завелись."],
+    "spring": ["На улице капель, снег почти сошёл.", "Первый по-настоящему тёплый день, плюс {14-20}.",
+               "Прилетели скворцы, во дворе шумно.", "Моросит дождь, но уже пахнет весной.",
+               "Зацвела черёмуха, и сразу похолодало.", "На деревьях первые листочки."],
+    "summer": ["Жара, в тени плюс {27-34}.", "К вечеру была гроза, потом стало свежо.",
+               "Тёплый тихий вечер, только комары мешают.", "С утра пасмурно, днём разошлось.",
+               "Ходили купаться на речку, вода тёплая.", "Дождь с самого утра, плюс {9-13}, как осенью."],
+    "autumn": ["Листья совсем жёлтые, в парке очень красиво.", "Целый день моросил дождь.",
+               "Первые заморозки, на лужах ледок.", "Ветрено и сыро, темнеет рано.",
+               "Тепло, плюс {16-22}, настоящее бабье лето.", "Туман такой, что соседнего дома не видно."],
+}
+_RU_DOINGS = [
+    "Утром ходила на рынок, купила картошки, морковки и яблок.", "Весь день убиралась, наконец помыла окна.",
+    "На работе было много дел, вернулась только в восьмом часу.", "Пекла пирог с капустой, получился пышный.",
+    "Сварила борщ на три дня.", "Вечером читала, никак не могу оторваться от книги.",
+    "Гладила бельё и слушала радио.", "Ездила к маме, помогла ей по хозяйству.",
+    "Сходила в библиотеку, взяла две книги.", "Вязала шарф, осталось совсем немного.",
+    "Разбирала старые фотографии, долго над ними сидела.", "Сходила в поликлинику, сдала анализы.",
+    "Заплатила за квартиру и за телефон.", "Писала письмо тёте Вале в Самару.",
+    "Полила цветы, фиалка опять цветёт.", "Гуляла в парке почти два часа.",
+    "Перечитываю «Евгения Онегина», как в школе.", "Соседка сказала — к выходным потеплеет.",
+    "Купила новые шторы на кухню — синие, в белый горошек.", "Весь вечер шила, починила пальто.",
+]
+_RU_VISITS = [  # (male form, female form); {n} nominative, {a} accusative, {i} instrumental
+    ("Вечером заходил {n}, пили чай с вареньем.", "Вечером заходила {n}, пили чай с вареньем."),
+    ("Звонил {n}, договорились встретиться в субботу.", "Звонила {n}, договорились встретиться в субботу."),
+    ("{n} принёс пирожки от своей мамы.", "{n} принесла пирожки от своей мамы."),
+    ("{n} помог мне донести сумки до дома.", "{n} помогла мне донести сумки до дома."),
+    ("Встретила {a} у магазина, долго болтали.", "Встретила {a} у магазина, долго болтали."),
+    ("Ходили с {i} в кино, фильм так себе.", "Ходили с {i} в кино, фильм так себе."),
+]
+_RU_EVENINGS = ["Легла пораньше.", "Настроение хорошее.", "Немного болит голова, выпила чаю с мёдом.",
+                "Завтра не забыть купить хлеба и молока.", "Долго не могла уснуть.",
+                "Вечером смотрела телевизор, ничего интересного.", "Устала, но день был хороший.",
+                "Потратила за день {m} {rub}, всё дорожает."]
 
 
-def _diary(rng, year):
-    date = f"{rng.randint(1, 28)}.{rng.randint(1, 12):02d}.{year}"
-    return f"{date}. {rng.choice(_RU_NAMES)} приходил(а) в гости. " + " ".join(rng.sample(_RU_DAYS, 3))
+def _ru_plural(n: int, one: str, few: str, many: str) -> str:
+    """Russian noun form after a number: 1 рубль, 3 рубля, 5 рублей."""
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def _ru_fill(rng: random.Random, template: str) -> str:
+    """Fill a temperature "{5-25}" with a number in that range and a sum "{m} {rub}" with the right noun form."""
+    text = re.sub(r"\{(\d+)-(\d+)\}", lambda m: str(rng.randint(int(m[1]), int(m[2]))), template)
+    money = rng.randint(4, 80) * 25
+    return text.replace("{m} {rub}", f"{money} {_ru_plural(money, 'рубль', 'рубля', 'рублей')}")
+
+
+def _ru_visit(rng: random.Random) -> str:
+    nom, _gen, _dat, acc, ins, male = rng.choice(_RU_NAMES)
+    return rng.choice(_RU_VISITS)[0 if male else 1].format(n=nom, a=acc, i=ins)
+
+
+def _diary_entry(rng: random.Random, day: dt.date) -> str:
+    season = ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "autumn", "autumn",
+              "autumn", "winter"][day.month - 1]
+    body = [_ru_fill(rng, rng.choice(_RU_WEATHER[season]))] + rng.sample(_RU_DOINGS, rng.randint(1, 2))
+    if rng.random() < 0.6:
+        body.append(_ru_visit(rng))
+    body.append(_ru_fill(rng, rng.choice(_RU_EVENINGS)))
+    header = f"{day.day} {_RU_MONTHS[day.month - 1]} {day.year} г., {_RU_WEEKDAYS[day.weekday()]}"
+    return header + "\n" + " ".join(body) + "\n"
+
+
+def _diary(rng: random.Random, year: int, target: int) -> str:
+    """Entries every day or two from 1 January until `target` words."""
+    day = dt.date(year, 1, 1)
+    parts: list[str] = []
+    words = 0
+    while words < target and day.year == year:
+        parts.append(_diary_entry(rng, day))
+        words += len(parts[-1].split())
+        day += dt.timedelta(days=rng.randint(1, 2))
+    return "\n".join(parts)
+
+
+# koi8-r has no guillemets or em dash; files of that era used plain quotes and hyphens.
+_KOI8_SAFE = str.maketrans({"«": '"', "»": '"', "—": "-"})
 
 
 # ------------------------------------------------------------------ writers
 def generate_corpora(out_dir: Path, seed: int = SEED) -> list[Path]:
-    """Write the ten corpora under `out_dir`; every corpus has its own seeded stream."""
+    """Write the ten corpora under `out_dir`; each has its own seeded stream, so changing one
+    generator leaves the others' bytes alone."""
     out_dir = Path(out_dir)
     written: list[Path] = []
 
@@ -219,71 +639,146 @@ def generate_corpora(out_dir: Path, seed: int = SEED) -> list[Path]:
     def rng_for(name: str) -> random.Random:
         return random.Random(f"{seed}:{name}")
 
-    put("transitive_relations.txt", _until(rng_for("transitive"), _transitive, sep="\n"))
-    put("syllogisms.txt", _until(rng_for("syllogisms"), _syllogism, sep="\n"))
-    put("arithmetic_stories.md", "# Arithmetic stories\n\n" + _until(rng_for("arithmetic"), _arithmetic))
-    put("cause_and_effect.txt", _until(rng_for("cause"), _cause, sep="\n"))
+    put("transitive_relations.txt", _fill(rng_for("transitive"), lambda r: " ".join(_transitive(r))))
+    put("syllogisms.txt", _fill(rng_for("syllogisms"), lambda r: " ".join(_syllogism_lines(r))))
+    stories = iter(range(1, 10_000))
+    put("arithmetic_stories.md", "# Arithmetic stories\n\n"
+        + _fill(rng_for("arithmetic"), lambda r: _arithmetic(r, next(stories)), sep="\n\n"))
+    put("cause_and_effect.txt", _fill(rng_for("cause"), _cause))
     rng = rng_for("holds")
-    for chapter in ("01", "02", "03"):
-        put(f"who_holds_what/{chapter}.txt", _until(rng, _holds, WORDS_TARGET // 3))
+    for k in (1, 2, 3):
+        put(f"who_holds_what/0{k}.txt",
+            f"Chapter {k}\n\n" + _fill(rng, lambda r: " ".join(_holds(r)), WORDS_TARGET // 3, sep="\n\n"))
     rng = rng_for("recipes")
     for kind in ("soups", "breads", "desserts"):
-        put(f"recipes/{kind}.md", f"# {kind.capitalize()}\n\n" + _until(rng, lambda r, k=kind: _recipe(r, k), WORDS_TARGET // 3))
-    days = itertools.count(1)
-    put("weather_log.txt", _until(rng_for("weather"), lambda r: _weather(r, next(days)), sep="\n"))
-    put("shopping_lists.md", "# Shopping lists\n\n" + _until(rng_for("shopping"), _shopping))
+        put(f"recipes/{kind}.md", _recipes_chapter(rng, kind, WORDS_TARGET // 3))
+    days = (dt.date(2021, 1, 1) + dt.timedelta(days=k) for k in range(10_000))
+    put("weather_log.txt", _fill(rng_for("weather"), lambda r: _weather_line(r, next(days))))
+    rng = rng_for("shopping")
+    shop_days = (dt.date(2021, 1, 2) + dt.timedelta(days=k * 3 + rng.randint(0, 2)) for k in range(10_000))
+    put("shopping_lists.md", "# Shopping lists\n\n" + _fill(rng, lambda r: _shopping_list(r, next(shop_days))))
     put("shuffled_sentences.txt", _shuffled(rng_for("shuffled")))
     rng = rng_for("diary")
-    put("diary_ru/2019.txt", _until(rng, lambda r: _diary(r, 2019), WORDS_TARGET // 2).replace("\n", "\r\n"), "cp1251")
-    put("diary_ru/2020.txt", _until(rng, lambda r: _diary(r, 2020), WORDS_TARGET // 2), "koi8-r")
+    put("diary_ru/2019.txt", _diary(rng, 2019, WORDS_TARGET // 2).replace("\n", "\r\n"), "cp1251")
+    put("diary_ru/2020.txt", _diary(rng, 2020, WORDS_TARGET // 2).translate(_KOI8_SAFE), "koi8-r")
     return written
 
 
-def generate_pretrain_text(seed: int = SEED, target_words: int = 90000) -> str:
-    """General text for the base: name repetition, single relations, everyday facts, some Russian."""
+# ------------------------------------------------------------------ pretraining text
+_STORIES = [
+    "{a} met {b}. {a} gave {b} a {t}. {b} thanked {a}.",
+    "{a} called {b}. {b} was glad to hear from {a}. {a} and {b} talked for an hour.",
+    "{a} saw {b} in the park. {a} waved to {b}, and {b} waved back to {a}.",
+    "{a} has a {t}. {a} shows the {t} to {b}. {b} likes the {t} of {a}.",
+    "{a} wrote a letter to {b}. {b} read the letter from {a} twice. Then {b} wrote back to {a}.",
+    "{a} asked {b} for a {t}. {b} gave {a} the {t}. {a} smiled at {b}.",
+    "This is {a}. {a} lives next door to {b}. Every morning {a} says hello to {b}.",
+    "{a} was looking for {b}. {a} found {b} in the kitchen. {b} was making tea for {a}.",
+    "\"Hello, {b},\" said {a}. \"Hello, {a},\" said {b}. {a} and {b} sat down together.",
+    "{a} and {b} went to the market. {a} bought {f}. {b} bought {g}. {a} carried the bag for {b}.",
+    "{a} helped {b} carry a box. \"Thank you, {a},\" said {b}. \"You are welcome, {b},\" said {a}.",
+    "{a} sat next to {b}. {c} sat next to {a}. {a} talked to {b} and to {c}.",
+    "{a} invited {b} and {c} to dinner. {b} came first. {c} came later. {a} cooked for {b} and {c}.",
+    "{a} lost a {t}. {b} found the {t} under the table. {b} gave the {t} back to {a}.",
+    "{a} and {b} played chess. {a} won the first game. {b} won the second game. {a} and {b} laughed.",
+    "{a} visited {b} on Sunday. {b} showed {a} the garden. {a} liked the garden of {b}.",
+    "\"Hello, {b}. So good to see you,\" said {a}. {b} was so happy to see {a} again.",
+    "Today {a} is on the bus with {b}. {a} reads a book and {b} looks out of the window.",
+    "{a}, {b} and {c} walk to school together. {b} walks between {a} and {c}. {c} carries the bag of {a}.",
+]
+_RELATION_SAYINGS = ["Everyone knows that {a} is {more} than {b}.", "{a} is {more} than {b}.",
+                     "{b} is {less} than {a}.", "People say that {b} is {less} than {a}.",
+                     "{a} is a little {more} than {b}.", "It is true that {b} is {less} than {a}."]
+_EVERYDAY = [
+    "{a} has {n} {ts}.", "{a} bought {n} {f} at the market.", "There are {n} {ts} on the table.",
+    "{a} put the {t} in {p}.", "The {t} is in {p}.", "{a} likes {f}.", "{a} does not like {f}.",
+    "It is {w} today.", "On {day} it was so {w}.", "The temperature was {n} degrees at noon.",
+    "{a} made {dish} for dinner.", "The {dish} needs {i} and {j}.", "{a} needs to buy {i}, {j} and {f}.",
+    "The shop on the corner sells {f} and {i}.", "{a} lives in a small house with a red door.",
+    "{a} reads a book in the evening.", "{a} is {n} years old.", "The bus leaves at {n} o'clock.",
+    "{a} drew a {nw} and a {nw2} in the sand.", "{a} made up a new word, {nw}, and laughed.",
+    "A cup of tea costs {n} coins.", "{a} keeps {n} {ts} in {p}.", "The soup is hot and the bread is fresh.",
+    "Put the {i} and the {j} in a bowl and mix them.", "{a} wrote a list: {f}, {i}, soap and tea.",
+]
+_RU_SIMPLE = [  # (male form, female form); {n} the person, {g} genitive, {m} a second person, {d} their dative
+    ("{n} купил хлеб и молоко.", "{n} купила хлеб и молоко."), ("{n} пьёт чай на кухне.",) * 2,
+    ("{n} живёт на пятом этаже.",) * 2, ("{n} читает книгу у окна.",) * 2,
+    ("{n} пришёл домой поздно.", "{n} пришла домой поздно."), ("{n} любит гулять в парке.",) * 2,
+    ("У {g} есть {k}.",) * 2, ("{n} звонит {d} каждый вечер.",) * 2,
+    ("{n} и {m} пьют чай. {n} рассказывает про работу, а {m} слушает.",) * 2,
+    ("{n} ждёт у метро. {m} опаздывает, и {n} звонит {d}.",) * 2,
+]
+
+
+def generate_pretrain_text(seed: int = SEED, target_words: int = 92_000) -> str:
+    """General text for the base: name-repetition stories, single relation facts (never two
+    with a shared name close together, so no chain forms), everyday facts, some Russian.
+
+    "So" appears only as in "so happy" (the tokenizer should know the word), never before a
+    conclusion; "therefore" and "because" not at all: inference is what the teaching corpora add.
+    """
     rng = random.Random(f"{seed}:pretrain")
+    recent: list[set[str]] = []  # names used in relation sentences of the last paragraphs
 
-    def story(r):
-        a, b = r.sample(NAMES, 2)
-        thing = r.choice(OBJECTS)
-        return r.choice([
-            f"{a} met {b}. {a} gave {b} a {thing}. {b} thanked {a}.",
-            f"{a} called {b}. {b} was happy to hear {a}. {a} and {b} talked for an hour.",
-            f"{a} saw {b} in the park. {a} waved to {b}, and {b} waved back to {a}.",
-            f"{a} has a {thing}. {a} shows the {thing} to {b}. {b} likes the {thing} of {a}.",
-        ])
+    def slots(r: random.Random) -> dict[str, str]:
+        a, b, c = r.sample(NAMES, 3)
+        f, g = r.sample(FOODS, 2)
+        i, j = r.sample(_INGREDIENTS["soups"] + _INGREDIENTS["breads"], 2)
+        nw, nw2 = r.sample(NONSENSE_WORDS, 2)
+        t = r.choice(OBJECTS)
+        mains, bases = _DISHES[r.choice(sorted(_DISHES))]
+        return {"a": a, "b": b, "c": c, "f": f, "g": g, "i": i, "j": j, "t": t, "ts": plural(t), "nw": nw,
+                "nw2": nw2, "p": r.choice(PLACES), "n": str(r.randint(2, 12)), "dish": f"{r.choice(mains)[0]} {r.choice(bases)}",
+                "w": r.choice(["cold", "warm", "wet", "windy", "sunny", "grey", "foggy"]),
+                "day": r.choice(_WEEKDAYS)}
 
-    def relation(r):
-        a, b = r.sample(NAMES, 2)
-        more, less = r.choice(RELATIONS)
-        return r.choice([f"Everyone knows that {a} is {more} than {b}.", f"{a} is {more} than {b}.",
-                         f"{b} is {less} than {a}.", f"People say {b} is {less} than {a}."])
+    def story(r: random.Random) -> str:
+        return r.choice(_STORIES).format(**slots(r))
 
-    def fact(r):
-        a = r.choice(NAMES)
-        return r.choice([
-            f"{a} has {r.randint(2, 9)} {r.choice(FOODS)}.", f"{a} likes {r.choice(FOODS)}.",
-            f"The weather was {r.choice(['cold', 'warm', 'wet', 'dry'])} today.",
-            f"{a} put a {r.choice(OBJECTS)} in {r.choice(PLACES)}.",
-            f"{r.choice(CAUSES)[0].capitalize()}.", f"{r.choice(CAUSES)[1].capitalize()}.",
-            f"All {r.choice(NONSENSE_WORDS)} live near the river.", f"{a} is one of the {r.choice(NONSENSE_WORDS)}.",
-            f"{a} went to buy {r.choice(_INGREDIENTS)}.", r.choice(_RU_DAYS),
-        ])
+    def everyday(r: random.Random) -> str:
+        return " ".join(r.choice(_EVERYDAY).format(**slots(r)) for _ in range(r.randint(2, 4)))
 
-    makers = [story, story, relation, fact, fact]
-    return _until(rng, lambda r: " ".join(r.choice(makers)(r) for _ in range(r.randint(2, 5))), target_words)
+    def relations(r: random.Random) -> str:
+        used = set().union(*recent[-6:]) if recent else set()
+        free = [n for n in NAMES if n not in used]
+        names = r.sample(free, 4)
+        sentences = []
+        for a, b in ((names[0], names[1]), (names[2], names[3]))[: r.randint(1, 2)]:
+            more, less = r.choice(RELATIONS)
+            sentences.append(r.choice(_RELATION_SAYINGS).format(a=a, b=b, more=more, less=less))
+        recent.append({n for s in sentences for n in re.findall(r"\b[A-Z][a-z]+\b", s)} & set(NAMES))
+        filler = r.choice([story, everyday])(r)
+        return " ".join(sentences + [filler] if r.random() < 0.5 else [filler] + sentences)
+
+    def russian(r: random.Random) -> str:
+        sentences = []
+        for _ in range(r.randint(2, 4)):
+            (nom, gen, _dat, _acc, _ins, male), other = r.sample(_RU_NAMES, 2)
+            if r.random() < 0.3:
+                sentences.append(_ru_fill(r, r.choice(_RU_DOINGS)) if r.random() < 0.5 else _ru_visit(r))
+                continue
+            k = r.randint(2, 9)
+            thing = r.choice([("кошка", "кошки", "кошек"), ("книга", "книги", "книг"), ("чашка", "чашки", "чашек")])
+            count = f"{k} {_ru_plural(k, *thing)}" if r.random() < 0.5 else r.choice(["кошка", "собака", "велосипед"])
+            template = r.choice(_RU_SIMPLE)[0 if male else 1]
+            sentences.append(template.format(n=nom, g=gen, m=other[0], d=other[2], k=count))
+        return " ".join(sentences)
+
+    makers = [story, story, story, story, relations, relations, everyday, everyday, everyday, russian]
+    return _fill(rng, lambda r: r.choice(makers)(r), target_words, sep="\n\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ltm.samplegen", description="Regenerate the sample corpora and pretraining text.")
     parser.add_argument("--out", default="corpora", help="shelf folder to write (default: corpora)")
-    parser.add_argument("--pretrain", default=str(Path(__file__).parent / "data" / "pretrain.txt"))
+    parser.add_argument("--pretrain", default=str(Path(__file__).parent / "data" / "pretrain.txt"),
+                        help="pretraining text to write (default: ltm/data/pretrain.txt)")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     for path in generate_corpora(Path(args.out), args.seed):
         print(path)
     Path(args.pretrain).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.pretrain).write_text(generate_pretrain_text(args.seed), encoding="utf-8")
+    Path(args.pretrain).write_bytes(generate_pretrain_text(args.seed).encode("utf-8"))
     print(args.pretrain)
     return 0
 

@@ -38,7 +38,8 @@ def test_every_token_of_the_training_split_is_trained(trained):
     expected = corpora.count_tokens(train_text, load_tokenizer("ltm-nano"))
     assert m["tokens_per_epoch"] == expected
     assert m["tokens_seen"] >= expected and m["token_coverage"] == 1.0
-    assert m["padding_fraction"] < 0.01
+    # The only padding is the last, shorter block of each pass.
+    assert m["padding_fraction"] < config.training.max_length / m["tokens_per_epoch"]
     assert (plain.path / "heldout" / "transitive_relations.txt").read_text() == heldout
 
 
