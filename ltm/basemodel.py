@@ -44,6 +44,11 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
+def looks_like_path(spec: str) -> bool:
+    """`./m`, `/models/m`, `~/m` or `a/b/c` name folders; `org/name` is a hub id."""
+    return spec.startswith((".", "/", "~")) or spec.count("/") > 1
+
+
 def resolve(spec: str, revision: str | None = None, build: bool = True) -> BaseRef:
     """Find the base's folder; build an embedded model or fetch a hub model if needed."""
     if spec in tinybase.RECIPES:
@@ -55,7 +60,7 @@ def resolve(spec: str, revision: str | None = None, build: bool = True) -> BaseR
         if not (folder / "config.json").exists():
             raise LtmError(f"{folder}: not a Hugging Face model folder (no config.json) — point base.model at the folder that holds config.json")
         return BaseRef(spec, "folder", folder.resolve(), _folder_fingerprint(folder))
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+    if looks_like_path(spec):
         raise LtmError(f"base model folder {spec} does not exist — fix base.model, or use `ltm-tiny`")
     return _resolve_hub(spec, revision)
 

@@ -177,10 +177,14 @@ def load_config(path: str | Path) -> ExperimentConfig:
     config = build(ExperimentConfig, data, problems)
     config.source = path.resolve()
     if not problems.items:
+        from .basemodel import looks_like_path
+
         base = config.base.model
-        looks_like_path = base.startswith((".", "/", "~")) or base.count("/") > 1
-        if looks_like_path and not config.path(base).exists():
-            problems.add(("base", "model"), f"folder {config.path(base)} does not exist — fix the path or use `ltm-tiny`")
+        if looks_like_path(base):
+            if config.path(base).exists():
+                config.base.model = str(config.path(base))  # later stages run from any directory
+            else:
+                problems.add(("base", "model"), f"folder {config.path(base)} does not exist — fix the path or use `ltm-tiny`")
     if problems.items:
         raise ConfigError(problems.items)
     return config

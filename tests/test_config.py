@@ -75,3 +75,9 @@ def test_overrides_are_validated_like_the_file():
     assert changed.training.rank == 8 and changed.base.quantization == "nf4"
     with pytest.raises(ConfigError, match="training.rank: must be at least 1"):
         apply_overrides(config, ["training.rank=0"])
+
+
+def test_relative_base_folder_resolves_against_the_config_folder(tmp_path):
+    (tmp_path / "models" / "m").mkdir(parents=True)
+    config = load_config(_write(tmp_path, "base:\n  model: ./models/m\n"))
+    assert config.base.model == str(tmp_path / "models" / "m")
