@@ -33,16 +33,17 @@ def experiment_name(config) -> str:
 
 
 def _quiet() -> None:
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def client(config):
     """An MlflowClient on the config's store, with the experiment created if needed."""
-    _quiet()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     from mlflow.tracking import MlflowClient
+
+    _quiet()  # after the import: mlflow sets its own logger levels when imported
 
     uri = tracking_uri(config)
     if uri.startswith("sqlite:"):
