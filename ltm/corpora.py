@@ -230,9 +230,7 @@ def tokenize(text: str, tokenizer, piece_chars: int = 1 << 16) -> list[int]:
 
 
 def resolve(shelf: Path, names: list[str]) -> list[Path]:
-    """Corpus names on the shelf or paths, in the order given (empty → the whole shelf)."""
-    if not names:
-        return select(shelf, [])
+    """Corpus names on the shelf or paths, in the order given."""
     return [Path(n) if Path(n).exists() else select(shelf, [n])[0] for n in names]
 
 

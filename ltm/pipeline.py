@@ -23,19 +23,19 @@ def run_overnight(config) -> int:
 
     print(f"[2/3] corpora in {config.corpora_root}")
     paths = corpora.select(config.corpora_root, config.corpora.include)
+    # Read every corpus once: the same sources are shown here and trained below.
+    sources = train.load_sources(config, [p.stem if p.is_file() else p.name for p in paths])
     tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
-    names = []
-    for path in paths:
-        corpus = corpora.read_corpus(path)
+    for source in sources:
+        ((corpus, _),) = source.parts
         tokens = corpora.count_tokens(corpus.text, tokenizer)
         print(f"      {corpus.name:<24} {corpus.words:>8,} words {tokens:>9,} tokens {corpus.pages:>6.1f} pages "
               f"{', '.join(corpus.encodings)}")
         for warning in corpus.warnings:
             print(f"      warning: {warning}")
-        names.append(corpus.name)
 
-    print(f"[3/3] training one adapter per corpus ({len(names)})")
-    results = train.train(config, names)
+    print(f"[3/3] training one adapter per corpus ({len(sources)})")
+    results = train.train_sources(config, sources)
     for result in results:
         m = result.manifest
         how = "reused" if result.reused else f"{m['train_seconds']:.0f} s"

@@ -142,8 +142,12 @@ def peak_memory_bytes() -> dict:
 
 
 def train(config, names: list[str], force: bool = False, track: bool = True) -> list[TrainResult]:
-    """Train (or reuse) one adapter per name; the base is loaded once per call."""
-    sources = load_sources(config, names)
+    """Train (or reuse) one adapter per corpus/mixture name or path."""
+    return train_sources(config, load_sources(config, names), force=force, track=track)
+
+
+def train_sources(config, sources: list[Source], force: bool = False, track: bool = True) -> list[TrainResult]:
+    """Train (or reuse) one adapter per already-read source; the base is resolved once per call."""
     ref = basemodel.resolve(config.base.model, config.base.revision)
     results = []
     todo = []
@@ -212,7 +216,7 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                 train_started = time.perf_counter()
                 trainer.train()
                 train_seconds = time.perf_counter() - train_started
-            stats.tokens_seen = int(trainer.state.num_input_tokens_seen)
+            tokens_seen = int(trainer.state.num_input_tokens_seen)  # non-padding, summed over GPUs
             _check_finite(stats.losses, final.name)
             trainer.model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
@@ -231,17 +235,17 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                 "config": {"training": dataclasses.asdict(tc), "heldout_fraction": config.corpora.heldout_fraction,
                            "base": dataclasses.asdict(config.base)},
                 "tokens_per_epoch": tokens_per_epoch,
-                "tokens_seen": stats.tokens_seen,
+                "tokens_seen": tokens_seen,
                 "padding_fraction": round(stats.padding / max(1, stats.padding + stats.collated), 6),
-                "token_coverage": min(1.0, stats.tokens_seen / tokens_per_epoch),
+                "token_coverage": min(1.0, tokens_seen / tokens_per_epoch),
                 "steps": stats.steps,
-                "epochs": round(stats.tokens_seen / tokens_per_epoch, 3),
+                "epochs": round(tokens_seen / tokens_per_epoch, 3),
                 "first_loss": stats.losses[0] if stats.losses else None,
                 "last_loss": stats.losses[-1] if stats.losses else None,
                 "min_loss": min(stats.losses) if stats.losses else None,
                 "train_seconds": round(train_seconds, 2),
                 "wall_seconds": round(time.perf_counter() - started, 2),
-                "tokens_per_second": round(stats.tokens_seen / train_seconds, 1),
+                "tokens_per_second": round(tokens_seen / train_seconds, 1),
                 **peak_memory_bytes(),
                 "estimate": {"train_seconds": estimate, "error": None if not estimate else round(train_seconds / estimate - 1, 3)},
                 "versions": library_versions(),
@@ -253,7 +257,7 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                 from . import tracking
 
                 tracking.log_metrics(mlflow_client, run_id, {
-                    "tokens_per_second": manifest["tokens_per_second"], "tokens_seen": stats.tokens_seen,
+                    "tokens_per_second": manifest["tokens_per_second"], "tokens_seen": tokens_seen,
                     "token_coverage": manifest["token_coverage"], "padding_fraction": manifest["padding_fraction"],
                     "train_seconds": manifest["train_seconds"], "final_loss": manifest["last_loss"],
                 })

@@ -17,7 +17,6 @@ class TrainStats:
     """Filled in while training; read by the manifest."""
 
     losses: list[float] = field(default_factory=list)
-    tokens_seen: int = 0
     collated: int = 0
     padding: int = 0
     steps: int = 0
