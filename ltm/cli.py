@@ -157,6 +157,16 @@ def cmd_ui(args) -> int:
     return serve(_config(args), host=args.host, port=args.port)
 
 
+# ---------------------------------------------------------------- eval
+def cmd_eval(args) -> int:
+    from .testbench.run import evaluate
+
+    config = _config(args)
+    adapters = [Path(a) for a in args.adapters] if args.adapters is not None else None
+    evaluate(config, adapters=adapters, run=args.run, track=not args.no_mlflow)
+    return 0
+
+
 # ---------------------------------------------------------------- overnight
 def cmd_overnight(args) -> int:
     from .pipeline import run_overnight
@@ -209,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(func=cmd_estimate)
 
+    p = sub.add_parser("eval", help="test the base, its variants and every adapter on scenes and benchmarks",
+                       description="Load the base once, switch adapters in place, and score every row on the "
+                                   "YAML scenes (testbench.scenes), perplexity, lm-eval benchmarks, latency and "
+                                   "attention entropy. Writes results/<run>/<row>.jsonl and <row>.summary.json; "
+                                   "a re-run only computes what changed.")
+    p.add_argument("--adapters", nargs="*", metavar="DIR",
+                   help="adapter folders to test (default: every finished adapter in runs/adapters on this base)")
+    p.add_argument("--run", metavar="NAME", help="results sub-folder (default: the experiment name)")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    _add_config(p)
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("ui", help="start the MLflow UI over the project's tracking store",
                        description="Start `mlflow server` on the tracking store that training writes to and print its URL.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
@@ -231,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        if args.command in ("train", "estimate", "overnight", "base"):
+        if args.command in ("train", "estimate", "overnight", "base", "eval"):
             from .progress import quiet_libraries
 
             quiet_libraries()

@@ -24,6 +24,7 @@ reuse them; `UNSEEN_NAMES` never occur in any generated text, for generalisation
 from __future__ import annotations
 
 import argparse
+import json
 import datetime as dt
 import random
 import re
@@ -768,11 +769,33 @@ def generate_pretrain_text(seed: int = SEED, target_words: int = 92_000) -> str:
     return _fill(rng, lambda r: r.choice(makers)(r), target_words, sep="\n\n")
 
 
+def generate_benchmark_items(seed: int = SEED, count: int = 60) -> list[dict]:
+    """Two-choice transitive items for the shipped lm-eval task ``ltm_relations`` (offline).
+
+    Fresh chains from their own seed, so the items are not training sentences; the wrong
+    choice is the reversed conclusion.
+    """
+    rng = random.Random(f"{seed}:benchmark")
+    items: list[dict] = []
+    while len(items) < count:
+        premises, conclusion = transitive_chain(rng)
+        match = _CONCLUSION.match(conclusion)
+        if not match:  # superlative conclusions have no simple reversal
+            continue
+        lead, (a, word, b) = conclusion[: match.start(1)].strip(), match.groups()
+        right, wrong = f"{a} is {word} than {b}.", f"{b} is {word} than {a}."
+        choices = [right, wrong] if rng.random() < 0.5 else [wrong, right]
+        items.append({"context": " ".join(premises) + " " + lead, "choices": choices, "label": choices.index(right)})
+    return items
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ltm.samplegen", description="Regenerate the sample corpora and pretraining text.")
     parser.add_argument("--out", default="corpora", help="shelf folder to write (default: corpora)")
     parser.add_argument("--pretrain", default=str(Path(__file__).parent / "data" / "pretrain.txt"),
                         help="pretraining text to write (default: ltm/data/pretrain.txt)")
+    parser.add_argument("--heldout", default=str(Path(__file__).parent / "data" / "general_heldout.txt"),
+                        help="general held-out text for perplexity (default: ltm/data/general_heldout.txt)")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     for path in generate_corpora(Path(args.out), args.seed):
@@ -780,6 +803,14 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.pretrain).parent.mkdir(parents=True, exist_ok=True)
     Path(args.pretrain).write_bytes(generate_pretrain_text(args.seed).encode("utf-8"))
     print(args.pretrain)
+    # Same kind of text as the pretraining, never seen in it: forgetting shows up here first.
+    Path(args.heldout).write_bytes(generate_pretrain_text(args.seed + 1, target_words=6_000).encode("utf-8"))
+    print(args.heldout)
+    tasks = Path(__file__).parent / "tasks" / "ltm_relations.jsonl"
+    tasks.parent.mkdir(parents=True, exist_ok=True)
+    tasks.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in generate_benchmark_items(args.seed)),
+                     encoding="utf-8")
+    print(tasks)
     return 0
 
 

@@ -1,0 +1,61 @@
+"""Item-level result cache: a re-run only computes what changed.
+
+A row's results are keyed by what determines them — the base fingerprint and format, the
+adapter hash, the decoding settings and the judge (``row_key``); inside a row, each item is
+keyed by its own content and the exact text the model sees (``item_key``), which is finer
+than a scene-file hash: editing one item re-runs that item only. Records are appended to
+``runs/cache/testbench/<row_key>.jsonl`` as they are computed (flushed), so a killed
+evaluation keeps what it finished; a torn last line is ignored on reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+TESTBENCH_VERSION = 1  # bump when scoring changes, so old cached records are not reused
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def row_key(base_fingerprint: str, row, decoding, judge_name: str | None) -> str:
+    return _digest({"v": TESTBENCH_VERSION, "base": base_fingerprint, "quantization": row.quantization,
+                    "dtype": row.dtype, "adapter": row.adapter_hash, "decoding": dataclasses.asdict(decoding),
+                    "judge": judge_name})
+
+
+def item_key(scene, input_text: str) -> str:
+    fields = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene) if f.name != "source"}
+    return _digest({"scene": fields, "input": input_text})
+
+
+class ItemCache:
+    def __init__(self, folder: Path, key: str):
+        self.path = Path(folder) / f"{key}.jsonl"
+        self.records: dict[str, dict] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a torn last line from a killed run
+                self.records[entry["key"]] = entry["record"]
+
+    def get(self, key: str) -> dict | None:
+        return self.records.get(key)
+
+    def put_many(self, entries: list[tuple[str, dict]]) -> None:
+        if not entries:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            for key, record in entries:
+                handle.write(json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n")
+                self.records[key] = record
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -1,0 +1,116 @@
+"""Standard benchmarks through lm-evaluation-harness, on the model we already loaded.
+
+``HFLM(pretrained=<model object>)`` wraps the base (or the PeftModel with the current
+adapter) without loading anything, so each row costs only its own forward passes. lm-eval's
+request cache is *not* keyed by adapter, so it is never used here (``use_cache=None``,
+``cache_requests=False``): with it, every adapter would get the first row's answers.
+
+ltm ships small local tasks (``ltm/tasks``) that run offline; ``materialize_builtin_tasks``
+writes their YAML with absolute data paths (lm-eval reads ``data_files`` relative to the
+current directory, not to the YAML file).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+
+from .. import atomic
+from ..errors import LtmError
+
+BUILTIN_TASKS = Path(__file__).resolve().parents[1] / "tasks"
+
+_TASK_TEMPLATE = """\
+# Written by ltm (ltm/testbench/lmeval_bridge.py) from {source}; edit that, not this file.
+task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{{{context}}}}"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: "{{{{label}}}}"
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+  - metric: acc_norm
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def task_yaml(name: str, data: Path) -> str:
+    return _TASK_TEMPLATE.format(name=name, data=str(Path(data).resolve()), source=Path(data).name)
+
+
+def materialize_builtin_tasks(folder: Path) -> Path:
+    """Write one lm-eval task YAML per shipped ``ltm/tasks/<name>.jsonl`` into ``folder``."""
+    folder = Path(folder)
+    for data in sorted(BUILTIN_TASKS.glob("*.jsonl")):
+        target = folder / f"{data.stem}.yaml"
+        text = task_yaml(data.stem, data)
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            atomic.write_text(target, text)
+    return folder
+
+
+def _quiet() -> None:
+    for name in ("lm-eval", "lm_eval", "lm_eval.api", "lm_eval.evaluator", "lm_eval.models", "lm_eval.tasks",
+                 "lm_eval.api.task", "lm_eval.models.huggingface", "lm_eval.evaluator_utils", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class Benchmarks:
+    """The configured lm-eval tasks, resolved once and run on each row."""
+
+    def __init__(self, tasks: list[str], include: list[Path], limit: int | None, num_fewshot: int, batch_size: int):
+        from lm_eval.tasks import TaskManager
+
+        _quiet()
+        self.tasks, self.limit, self.num_fewshot, self.batch_size = list(tasks), limit, num_fewshot, batch_size
+        paths = [str(p) for p in include]
+        self.manager = TaskManager(include_path=paths or None, verbosity="ERROR")
+        known = set(self.manager.all_tasks)
+        unknown = [t for t in self.tasks if t not in known]
+        if unknown:
+            hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else "check `testbench.benchmarks` and `testbench.benchmark_include`"
+            raise LtmError(f"benchmark {unknown[0]!r} is not an lm-eval task — {fix}")
+        self._lm = None
+
+    def run(self, model, tokenizer) -> tuple[dict[str, dict[str, float]], list[dict]]:
+        """Return ({task: {metric: value}}, per-item records) for the model as it is now."""
+        from lm_eval import simple_evaluate
+        from lm_eval.models.huggingface import HFLM
+
+        _quiet()
+        if self._lm is None:
+            self._lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=self.batch_size)
+        self._lm._model = model  # the same object for every row; peft switches the adapter inside it
+        try:
+            out = simple_evaluate(model=self._lm, tasks=self.tasks, num_fewshot=self.num_fewshot, limit=self.limit,
+                                  task_manager=self.manager, use_cache=None, cache_requests=False, log_samples=True,
+                                  bootstrap_iters=0, verbosity="ERROR", random_seed=0, numpy_random_seed=1234,
+                                  torch_random_seed=1234, fewshot_random_seed=1234)
+        except (FileNotFoundError, ConnectionError, OSError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise LtmError(f"benchmarks {', '.join(self.tasks)}: data not available ({first}) — "
+                           "run where the datasets are cached, or use local tasks (see README)") from None
+        metrics = {}
+        for task, values in out["results"].items():
+            metrics[task] = {k.split(",")[0]: float(v) for k, v in values.items()
+                             if isinstance(v, (int, float)) and not isinstance(v, bool) and "stderr" not in k}
+        records = []
+        for task, samples in out.get("samples", {}).items():
+            for sample in samples:
+                records.append({"task": task, "doc_id": sample["doc_id"], "target": str(sample.get("target")),
+                                "logprobs": [round(float(r[0]), 6) for r in sample.get("filtered_resps", [])
+                                             if isinstance(r, (list, tuple)) and r and isinstance(r[0], (int, float))],
+                                **{m: float(sample[m]) for m in ("acc", "acc_norm", "exact_match") if m in sample}})
+        return metrics, records

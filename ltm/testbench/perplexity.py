@@ -1,0 +1,52 @@
+"""Perplexity on held-out text: a slice of each corpus kept out of training, and general text.
+
+The corpus slice shows what an adapter learned of its own text; the general text (same kind
+as the base's pretraining, never seen in it: ``ltm/data/general_heldout.txt``) shows what
+it forgot. Text is cut into non-overlapping windows of the model's context; the figure is
+exp(mean negative log-likelihood per token) over all windows.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+GENERAL_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldout.txt"
+MAX_TOKENS = 65_536  # enough for a stable figure; bounds the cost on a 14B model
+
+
+def perplexity(model, tokenizer, text: str, batch_size: int = 8, max_tokens: int = MAX_TOKENS) -> float | None:
+    import torch
+
+    from ..corpora import tokenize
+    from .loglik import model_max_length
+
+    ids = tokenize(text, tokenizer)[:max_tokens]
+    window = min(model_max_length(model), 2048)
+    blocks = [ids[i:i + window] for i in range(0, len(ids), window)]
+    blocks = [b for b in blocks if len(b) > 1]
+    if not blocks:
+        return None
+    device = next(model.parameters()).device
+    total_nll, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(blocks), batch_size):
+            batch = blocks[start:start + batch_size]
+            width = max(len(b) for b in batch)
+            inputs = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, block in enumerate(batch):
+                inputs[row, :len(block)] = torch.tensor(block)
+                mask[row, :len(block)] = 1
+            logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits.float()
+            logprobs = torch.log_softmax(logits[:, :-1], dim=-1).cpu()
+            targets = inputs[:, 1:]
+            picked = logprobs.gather(2, targets.unsqueeze(2)).squeeze(2)
+            valid = mask[:, 1:].bool()
+            total_nll -= float(picked[valid].sum())
+            total_tokens += int(valid.sum())
+    return round(math.exp(total_nll / total_tokens), 6)
+
+
+def general_text() -> str:
+    return GENERAL_HELDOUT.read_text(encoding="utf-8")
