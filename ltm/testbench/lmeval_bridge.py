@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 from pathlib import Path
 
 from .. import atomic
@@ -90,6 +91,7 @@ class Benchmarks:
         from lm_eval.models.huggingface import HFLM
 
         _quiet()
+        os.environ["TQDM_DISABLE"] = "1"  # lm-eval draws a bar per request type; ours covers the row
         if self._lm is None:
             self._lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=self.batch_size)
         self._lm._model = model  # the same object for every row; peft switches the adapter inside it

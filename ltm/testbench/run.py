@@ -74,6 +74,7 @@ def _variant_rows(config) -> list[Row]:
 def evaluate(config, adapters: list[Path] | None = None, run: str | None = None, track: bool = True,
              quiet: bool = False) -> EvalResult:
     scenes = load_scenes(scenes_path(config))  # fail on a bad scene before loading any model
+    basemodel.quiet_bitsandbytes()
     ref = basemodel.resolve(config.base.model, config.base.revision)
     tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
     folders = [Path(a) for a in adapters] if adapters is not None else find_adapters(config, ref)
