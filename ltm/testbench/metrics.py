@@ -4,8 +4,10 @@
   ``DEPTH_THRESHOLD`` (0 when none);
 * consistency — share of groups whose items are all answered correctly (a group answered
   "consistently wrong" is not consistent reasoning, so it does not count);
-* pressure — accuracy on the distorted variants divided by accuracy on their clean items
-  ("accuracy kept"), plus accuracy per variant kind;
+* pressure — share of (clean item, variant) pairs answered right both times: reasoning that
+  survives the distortion. A model at chance keeps its (chance) accuracy perfectly, so the
+  plain ratio variant/clean ("accuracy kept", ``pressure_kept``) is reported beside it but
+  not used as the score; plus accuracy per variant kind;
 * novelty, compression — mean judged score (0–1) after the automatic checks;
 * accuracy / margin — over every choice and short item; the mean log-likelihood margin of
   the right choice separates rows more finely than accuracy on a small model.
@@ -25,10 +27,36 @@ def _mean(values) -> float | None:
     return round(mean(values), 6) if values else None
 
 
-def summarize(records: list[dict]) -> dict:
+def units(records: list[dict]) -> dict[str, dict[str, float]]:
+    """Per-measure scores of the units a confidence interval resamples: items, groups, pairs.
+
+    Keys are unit ids, the same in every row, so two rows can be resampled in pairs.
+    """
     graded = [r for r in records if r.get("correct") is not None]
-    out: dict = {"items": len(records), "accuracy": _mean(r["correct"] for r in graded),
-                 "margin": _mean(r.get("margin") for r in graded)}
+    by_id = {r["id"]: r for r in records}
+    out: dict[str, dict[str, float]] = {
+        "accuracy": {r["id"]: float(r["correct"]) for r in graded},
+        "margin": {r["id"]: float(r["margin"]) for r in graded if r.get("margin") is not None},
+        "depth": {r["id"]: float(r["correct"]) for r in graded if r["measure"] == "depth"},
+    }
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for r in records:
+        if r["measure"] == "consistency" and r.get("group"):
+            groups[r["group"]].append(r.get("correct") is True)
+    out["consistency"] = {g: float(all(v)) for g, v in groups.items()}
+    out["pressure"] = {r["id"]: float(bool(r["correct"] and by_id[r["variant_of"]]["correct"]))
+                       for r in graded if r.get("variant_of") and by_id.get(r["variant_of"], {}).get("correct") is not None}
+    for measure in ("novelty", "compression"):
+        out[measure] = {r["id"]: float(r["score"]) for r in records if r["measure"] == measure and r.get("score") is not None}
+    return {k: v for k, v in out.items() if v}
+
+
+def summarize(records: list[dict]) -> dict:
+    per_unit = units(records)
+    graded = [r for r in records if r.get("correct") is not None]
+    out: dict = {"items": len(records)}
+    for measure in ("accuracy", "margin", "depth", "consistency", "pressure", "novelty", "compression"):
+        out[measure] = _mean(per_unit.get(measure, {}).values())
 
     by_steps: dict[int, list[bool]] = defaultdict(list)
     for r in graded:
@@ -36,33 +64,21 @@ def summarize(records: list[dict]) -> dict:
             by_steps[int(r["steps"])].append(r["correct"])
     depth_acc = {str(k): _mean(v) for k, v in sorted(by_steps.items())}
     solved = [int(k) for k, v in depth_acc.items() if v is not None and v >= DEPTH_THRESHOLD]
-    out["depth"] = _mean(r["correct"] for r in graded if r["measure"] == "depth")
     out["depth_by_steps"] = depth_acc
     out["depth_max_steps"] = max(solved) if solved else 0
-
-    groups: dict[str, list[bool]] = defaultdict(list)
-    for r in records:
-        if r["measure"] == "consistency" and r.get("group"):
-            groups[r["group"]].append(r.get("correct") is True)
-    out["consistency"] = _mean(all(v) for v in groups.values()) if groups else None
-    out["consistency_groups"] = len(groups)
+    out["consistency_groups"] = len(per_unit.get("consistency", {}))
 
     by_id = {r["id"]: r for r in records}
     variants = [r for r in graded if r.get("variant_of") and by_id.get(r["variant_of"], {}).get("correct") is not None]
-    clean_ids = sorted({r["variant_of"] for r in variants})
-    clean_acc = _mean(by_id[i]["correct"] for i in clean_ids)
+    clean_acc = _mean(by_id[i]["correct"] for i in sorted({r["variant_of"] for r in variants}))
     variant_acc = _mean(r["correct"] for r in variants)
     out["pressure_clean"] = clean_acc
     out["pressure_variants"] = variant_acc
-    out["pressure"] = round(min(variant_acc / clean_acc, 1.0), 6) if clean_acc and variant_acc is not None else (
-        0.0 if clean_acc == 0 and variant_acc is not None else None)
+    out["pressure_kept"] = round(variant_acc / clean_acc, 6) if clean_acc and variant_acc is not None else None
     kinds: dict[str, list[bool]] = defaultdict(list)
     for r in variants:
         kinds[r["variant"]].append(r["correct"])
     out["pressure_by_variant"] = {k: _mean(v) for k, v in sorted(kinds.items())}
-
-    for measure in ("novelty", "compression"):
-        out[measure] = _mean(r.get("score") for r in records if r["measure"] == measure)
     out["by_kind"] = {kind: _mean(r.get("score") for r in records if r["kind"] == kind)
                       for kind in sorted({r["kind"] for r in records})}
     return out

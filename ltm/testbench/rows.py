@@ -97,7 +97,11 @@ class LoadedBase:
     def detach(self, row: Row) -> None:
         name = _adapter_name(row.name)
         if self.peft is not None and name in self.loaded and len(self.loaded) > 1:
-            self.peft.delete_adapter(name)
+            import warnings
+
+            with warnings.catch_warnings():  # "adapter X was active which is now deleted": intended
+                warnings.simplefilter("ignore", UserWarning)
+                self.peft.delete_adapter(name)
             self.loaded.discard(name)
 
     @contextlib.contextmanager

@@ -104,13 +104,13 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
                 holder = LoadedBase(ref, row.quantization, row.dtype, config.base.trust_remote_code)
             else:
                 holder = loaded
-            summary, records, attention = context.row(holder, row)
+            summary, records, attention, bench_records = context.row(holder, row)
             if holder is not loaded:
                 del holder
                 gc.collect()
             else:
                 holder.detach(row)
-            _write_row(out, row, records, summary)
+            _write_row(out, row, records, summary, bench_records)
             if track:
                 _track(config, row, summary, out)
             summaries[row.name] = summary
@@ -173,7 +173,7 @@ class _Context:
             return f"openai:{judge.url}:{judge.model}"
         return f"local:{judge.model or self.ref.fingerprint}"
 
-    def row(self, holder: LoadedBase, row: Row) -> tuple[dict, list[dict], list[float] | None]:
+    def row(self, holder: LoadedBase, row: Row) -> tuple[dict, list[dict], list[float] | None, list[dict]]:
         tb = self.config.testbench
         key = item_cache.row_key(self.ref.fingerprint, row, tb.decoding, self.judge_name())
         store = item_cache.ItemCache(self.cache_root, key)
@@ -184,14 +184,15 @@ class _Context:
             records = self._scene_records(model, row, store)
             summary = summarize(records)
             summary.update(self._perplexity(model, row, store))
+            bench_records: list[dict] = []
             if self.benchmarks is not None:
-                summary["benchmarks"] = self._benchmarks(model, store)
+                summary["benchmarks"], bench_records = self._benchmarks(model, store)
             if tb.latency:
                 summary["latency"] = self._cached(store, "latency", lambda: _latency(model, self.tokenizer))
             attention = self._cached(store, "attention", lambda: _attention(model, self.tokenizer, self.scenes))
         summary.update(self._row_info(row))
         summary["eval_seconds"] = round(time.perf_counter() - started, 3)
-        return summary, records, attention
+        return summary, records, attention, bench_records
 
     def _cached(self, store, name: str, compute):
         hit = store.get(name)
@@ -261,12 +262,12 @@ class _Context:
             out["ppl_heldout"] = round(sum(values) / len(values), 6) if values else None
         return out
 
-    def _benchmarks(self, model, store) -> dict:
+    def _benchmarks(self, model, store) -> tuple[dict, list[dict]]:
         bench = self.benchmarks
         name = f"bench:{','.join(bench.tasks)}:{bench.limit}:{bench.num_fewshot}"
         result = self._cached(store, name, lambda: dict(zip(("metrics", "records"), bench.run(model, self.tokenizer),
                                                              strict=True)))
-        return result["metrics"]
+        return result["metrics"], result["records"]
 
     def _row_info(self, row: Row) -> dict:
         info = {"row": row.name, "kind": row.kind, "quantization": row.quantization, "dtype": row.dtype,
@@ -295,9 +296,12 @@ def _attention(model, tokenizer, scenes: SceneSet) -> list[float]:
     return [round(v, 6) for v in attention_entropy(model, tokenizer, texts)]
 
 
-def _write_row(out: Path, row: Row, records: list[dict], summary: dict) -> None:
+def _write_row(out: Path, row: Row, records: list[dict], summary: dict, bench_records: list[dict]) -> None:
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     atomic.write_text(out / f"{row.name}.jsonl", lines)
+    if bench_records:
+        lines = "".join(json.dumps({**r, "row": row.name}, ensure_ascii=False) + "\n" for r in bench_records)
+        atomic.write_text(out / f"{row.name}.benchmarks.jsonl", lines)
     atomic.write_json(out / f"{row.name}.summary.json", summary)
 
 
