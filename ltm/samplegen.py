@@ -24,8 +24,8 @@ reuse them; `UNSEEN_NAMES` never occur in any generated text, for generalisation
 from __future__ import annotations
 
 import argparse
-import json
 import datetime as dt
+import json
 import random
 import re
 from collections.abc import Callable
