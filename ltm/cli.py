@@ -167,6 +167,33 @@ def cmd_eval(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- score
+def cmd_score(args) -> int:
+    from .score import markdown, score_run
+    from .testbench.run import results_dir
+
+    config = _config(args)
+    run_dir = Path(args.run) if args.run and Path(args.run).is_dir() else results_dir(config, args.run)
+    scored, csv_path = score_run(config, run_dir, Path(args.out) if args.out else None)
+    if args.format == "md":
+        print(markdown(scored))
+    else:
+        _print_ranking(scored)
+    print(f"table: {csv_path}  (and .md, .png beside it)")
+    return 0
+
+
+def _print_ranking(scored) -> None:
+    width = max(len(s.row.name) for s in scored)
+    print(f"{'rank':>4}  {'row':<{width}}  {'composite [95% CI]':<26} {'Δ vs base [95% CI]':<28} {'forgetting':>10}")
+    for s in scored:
+        delta = "—" if s.row.summary.get("kind") == "base" else s.delta.text(3) + (" ~" if s.within_noise else "")
+        forgetting = "—" if s.forgetting is None else f"{s.forgetting:+.1%}"
+        print(f"{s.rank or '—':>4}  {s.row.name:<{width}}  {s.composite.text(3):<26} {delta:<28} {forgetting:>10}"
+              + (f"  {s.note}" if s.note else ""))
+    print("~ = inside the noise floor or the interval includes 0")
+
+
 # ---------------------------------------------------------------- overnight
 def cmd_overnight(args) -> int:
     from .pipeline import run_overnight
@@ -230,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("score", help="rank the rows of a results run, with confidence intervals",
+                       description="Bootstrap intervals per measure, paired deltas vs the base, forgetting, the "
+                                   "composite score and the seed noise floor; writes ltm_results_table.csv/.md/.png.")
+    p.add_argument("run", nargs="?", help="results run name or folder (default: the experiment name)")
+    p.add_argument("--format", choices=["table", "md"], default="table", help="print a plain table or Markdown")
+    p.add_argument("--out", metavar="DIR", help="where to write the table files (default: the run folder)")
+    _add_config(p)
+    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("ui", help="start the MLflow UI over the project's tracking store",
                        description="Start `mlflow server` on the tracking store that training writes to and print its URL.")

@@ -191,6 +191,8 @@ class _Context:
                 summary["latency"] = self._cached(store, "latency", lambda: _latency(model, self.tokenizer))
             attention = self._cached(store, "attention", lambda: _attention(model, self.tokenizer, self.scenes))
         summary.update(self._row_info(row))
+        critiques = [r["critique"] for r in records if r.get("kind") == "open" and r.get("critique")]
+        summary["judge_summary"] = critiques[0][:160] if critiques else None
         summary["eval_seconds"] = round(time.perf_counter() - started, 3)
         return summary, records, attention, bench_records
 
@@ -270,9 +272,11 @@ class _Context:
         return result["metrics"], result["records"]
 
     def _row_info(self, row: Row) -> dict:
-        info = {"row": row.name, "kind": row.kind, "quantization": row.quantization, "dtype": row.dtype,
+        info = {"row": row.name, "kind": row.kind, "decoding": dataclasses.asdict(self.config.testbench.decoding), "quantization": row.quantization, "dtype": row.dtype,
                 "base": self.config.base.model, "adapter": str(row.adapter) if row.adapter else None,
-                "adapter_hash": row.adapter_hash or None, "corpus": row.corpus or None}
+                "adapter_hash": row.adapter_hash or None, "corpus": row.corpus or None,
+                "tokenizer": f"{type(self.tokenizer).__name__} ({len(self.tokenizer)} tokens)",
+                "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else []}
         if row.manifest:
             training = row.manifest.get("config", {}).get("training", {})
             info["training"] = {k: row.manifest.get(k) for k in ("tokens_seen", "tokens_per_epoch", "train_seconds", "steps",
