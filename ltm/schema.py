@@ -10,8 +10,8 @@ experiment configs and scene files, so both speak the same error language.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import difflib
+import functools
 import types
 import typing
 from typing import Any, Literal, Union
