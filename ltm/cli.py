@@ -194,11 +194,18 @@ def _print_ranking(scored) -> None:
     print("~ = inside the noise floor or the interval includes 0")
 
 
+# ---------------------------------------------------------------- sweep
+def cmd_sweep(args) -> int:
+    from .pipeline import run_overnight
+
+    return run_overnight(_config(args), track=not args.no_mlflow)
+
+
 # ---------------------------------------------------------------- overnight
 def cmd_overnight(args) -> int:
     from .pipeline import run_overnight
 
-    return run_overnight(_config(args))
+    return run_overnight(_config(args), track=not args.no_mlflow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(func=cmd_score)
 
+    p = sub.add_parser("sweep", help="Optuna search: each corpus alone, then mixtures and LoRA settings; prints the ranking",
+                       description="Stage 1 trains and tests every corpus (plus extra seeds for the noise floor); "
+                                   "stage 2 searches subsets, mixture weights, learning rate, rank and steps with two "
+                                   "objectives (composite up, forgetting down). Resumable: run the same command again "
+                                   "after a kill. Several machines share one study through sweep.storage (PostgreSQL).")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    _add_config(p)
+    p.set_defaults(func=cmd_sweep)
+
     p = sub.add_parser("ui", help="start the MLflow UI over the project's tracking store",
                        description="Start `mlflow server` on the tracking store that training writes to and print its URL.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
@@ -274,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(func=cmd_ui)
 
-    p = sub.add_parser("overnight", help="the main job: every stage that exists, in order",
-                       description="Build the base, inspect the corpora, then run the next stages.")
+    p = sub.add_parser("overnight", help="the main job (same as sweep): base, corpora, train, test, score, select",
+                       description="Build the base, inspect the corpora, then run the sweep and print the ranking.")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_overnight)
     return parser
@@ -289,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        if args.command in ("train", "estimate", "overnight", "base", "eval"):
+        if args.command in ("train", "estimate", "overnight", "base", "eval", "sweep"):
             from .progress import quiet_libraries
 
             quiet_libraries()

@@ -132,6 +132,9 @@ class SweepConfig:
     sampler: Literal["tpe", "grid"] = _f("tpe", "stage-2 sampler")
     seeds: list[int] = _f([0, 1], "seeds for the noise floor (same corpus, different seeds)")
     top_k: int = _f(3, "best single corpora that stage 2 mixes", min=1)
+    prune_margin: float = _f(0.1, "stage 2: prune a trial whose choice accuracy is this far below the base's", min=0.0)
+    heartbeat_seconds: int = _f(30, "Optuna heartbeat of a running trial", min=1)
+    grace_seconds: int = _f(90, "a trial silent this long is taken as killed and retried", min=2)
 
 
 @dataclass

@@ -1,45 +1,43 @@
-"""The main job (`make overnight`): every stage that exists, in order, resumable.
+"""The main job (`make overnight`, `ltm sweep`): base, corpora, then the sweep and its ranking.
 
-Each stage reuses what is already finished (cached base, adapters by content hash), so
-running it again after a kill continues where it stopped. Stages that are not built yet
-are named at the end, so the user knows what the run did not cover.
+Every stage reuses what is already finished (cached base, adapters and item results by
+content hash, Optuna trials in the study's storage), so running it again after a kill
+continues where it stopped.
 """
 
 from __future__ import annotations
 
 import time
 
-from . import basemodel, corpora, train
-
-NOT_YET = ["evaluate every row on scenes and benchmarks (ltm eval)", "score and rank (ltm score)",
-           "Optuna search over mixtures (ltm sweep)"]
+from . import basemodel, corpora
 
 
-def run_overnight(config) -> int:
+def run_overnight(config, track: bool = True) -> int:
+    from .score import load_run, markdown, score
+    from .sweep import results_run, run_sweep
+
     started = time.perf_counter()
     print(f"[1/3] base model {config.base.model}")
     ref = basemodel.resolve(config.base.model, config.base.revision)
     print(f"      ready: {ref.path}")
 
     print(f"[2/3] corpora in {config.corpora_root}")
-    paths = corpora.select(config.corpora_root, config.corpora.include)
-    # Read every corpus once: the same sources are shown here and trained below.
-    sources = train.load_sources(config, [p.stem if p.is_file() else p.name for p in paths])
     tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
-    for source in sources:
-        ((corpus, _),) = source.parts
+    for path in corpora.select(config.corpora_root, config.corpora.include):
+        corpus = corpora.read_corpus(path)
         tokens = corpora.count_tokens(corpus.text, tokenizer)
         print(f"      {corpus.name:<24} {corpus.words:>8,} words {tokens:>9,} tokens {corpus.pages:>6.1f} pages "
               f"{', '.join(corpus.encodings)}")
         for warning in corpus.warnings:
             print(f"      warning: {warning}")
 
-    print(f"[3/3] training one adapter per corpus ({len(sources)})")
-    results = train.train_sources(config, sources)
-    for result in results:
-        m = result.manifest
-        how = "reused" if result.reused else f"{m['train_seconds']:.0f} s"
-        print(f"      {result.path.name:<32} loss {m['first_loss']:.3f} → {m['last_loss']:.3f} ({how})")
-    print(f"done in {time.perf_counter() - started:.0f} s. Adapters: {train.adapters_dir(config)}")
-    print("not built yet (next): " + "; ".join(NOT_YET))
+    print("[3/3] sweep: train → test → score → select")
+    csv_path = run_sweep(config, track=track)
+    scored = score(load_run(results_run(config)), config.scoring.weights, config.scoring.bootstrap,
+                   config.scoring.confidence)
+    print()
+    print(markdown(scored))
+    print()
+    print(f"done in {time.perf_counter() - started:.0f} s. Ranking: {csv_path}")
+    print("compare the runs in the MLflow UI: make ui (or ltm ui)")
     return 0

@@ -127,9 +127,16 @@ class SceneSet:
 
     items: list[Scene]
     file_hashes: dict[str, str]
+    linked: list[Scene] | None = None  # every scene, when `items` is a subset: chains still resolve
 
     def by_id(self) -> dict[str, Scene]:
-        return {s.id: s for s in self.items}
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = self.__dict__["_index"] = {s.id: s for s in (self.linked or self.items)}
+        return index
+
+    def subset(self, keep) -> SceneSet:
+        return SceneSet([s for s in self.items if keep(s)], self.file_hashes, self.linked or self.items)
 
     def full_context(self, scene: Scene) -> str:
         """The context the model sees: the chain of earlier scenes' contexts, then this one's."""

@@ -72,8 +72,14 @@ def _variant_rows(config) -> list[Row]:
 
 
 def evaluate(config, adapters: list[Path] | None = None, run: str | None = None, track: bool = True,
-             quiet: bool = False) -> EvalResult:
+             quiet: bool = False, kinds: set[str] | None = None) -> EvalResult:
+    """Evaluate the base, `adapters` (default: all finished ones on this base) and the variants.
+
+    `kinds` limits the scene items (e.g. {"choice"} for a cheap intermediate score).
+    """
     scenes = load_scenes(scenes_path(config))  # fail on a bad scene before loading any model
+    if kinds is not None:
+        scenes = scenes.subset(lambda s: s.kind in kinds)
     basemodel.quiet_bitsandbytes()
     ref = basemodel.resolve(config.base.model, config.base.revision)
     tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)

@@ -1,0 +1,349 @@
+"""`ltm sweep` (and `make overnight`): an Optuna study over corpora, mixtures and LoRA settings.
+
+Stage 1 trains and tests every corpus alone (enqueued trials), plus the first corpus again
+with the other ``sweep.seeds`` — the noise floor. Stage 2 lets TPE (or a grid) choose
+subsets of the ``top_k`` best corpora, their mixture weights, learning rate, rank and
+steps, with two objectives: composite reasoning score up, forgetting down (a Pareto front).
+
+Everything that finishes is on disk under a content hash — adapters, item results — so a
+killed sweep resumes where it stopped: Optuna's RDB storage holds the trials, its
+heartbeat marks a killed worker's trial as failed and retries it, and the retry finds the
+adapter and evaluations already done. Several workers on several machines share one study
+through one storage URL (PostgreSQL) and one MLflow server; Optuna hands out the trials.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+from . import atomic, corpora, tracking, train
+from .errors import LtmError
+from .score import score_run
+
+STAGE2_RATES = (1e-3, 1e-2)
+STAGE2_RANKS = (8, 16, 32)
+STAGE2_STEP_FACTORS = (0.5, 1.0, 1.5)
+
+
+def storage_url(config) -> str:
+    return config.sweep.storage or f"sqlite:///{config.runs_path / 'optuna.db'}"
+
+
+def study_name(config) -> str:
+    return config.sweep.study or config.name
+
+
+def _storage(config):
+    import optuna
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+
+    url = storage_url(config)
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"heartbeat_interval": config.sweep.heartbeat_seconds, "grace_period": config.sweep.grace_seconds}
+    retry = RetryFailedTrialCallback(max_retry=3)
+    try:
+        return RDBStorage(url, **kwargs, heartbeat_stale_trial_callback=retry)
+    except TypeError:  # optuna < 5 names it failed_trial_callback
+        return RDBStorage(url, **kwargs, failed_trial_callback=retry)
+    except (ImportError, optuna.exceptions.StorageInternalError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise LtmError(f"sweep.storage {url.split('@')[-1]!r}: cannot open ({first}) — check the URL, the server, "
+                       "and that its driver is installed (PostgreSQL: pip install 'ltm[postgres]')") from None
+
+
+def _sampler(config):
+    import optuna
+
+    if config.sweep.sampler == "grid":
+        return None  # stage 2 builds the grid once the top corpora are known
+    return optuna.samplers.TPESampler(seed=config.training.seed)
+
+
+def open_study(config):
+    """Create the study (and enqueue stage 1) exactly once, even with several workers starting together."""
+    import optuna
+
+    storage = _storage(config)
+    name = study_name(config)
+    directions = ["maximize", "minimize"]
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, directions=directions, sampler=_sampler(config))
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(config)), False
+    # Only the worker that created the study gets here: the database's unique study name is the lock.
+    names = _corpus_names(config)
+    for corpus in names:
+        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": config.sweep.seeds[0]})
+    for seed in config.sweep.seeds[1:]:
+        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": names[0], "seed": seed, "noise_floor": True})
+    study.set_user_attr("stage1_trials", len(names) + len(config.sweep.seeds[1:]))
+    study.set_user_attr("config", json.loads(json.dumps(dataclasses.asdict(config), default=str)))
+    return study, True
+
+
+def _corpus_names(config) -> list[str]:
+    paths = corpora.select(config.corpora_root, config.corpora.include)
+    if not paths:
+        raise LtmError(f"{config.corpora_root}: no corpora to sweep — add files or folders there")
+    return [p.stem if p.is_file() else p.name for p in paths]
+
+
+def results_run(config) -> Path:
+    from .testbench.run import results_dir
+
+    return results_dir(config, study_name(config))
+
+
+# ----------------------------------------------------------------------------- the objective
+class Objective:
+    def __init__(self, config, parent_run_id: str | None, track: bool):
+        self.config, self.parent_run_id, self.track = config, parent_run_id, track
+
+    def __call__(self, trial) -> tuple[float, float]:
+        import optuna
+
+        stage = trial.user_attrs.get("stage", 2)
+        trial_config = copy.deepcopy(self.config)
+        if stage == 1:
+            name = trial.user_attrs["corpus"]
+            trial_config.training.seed = int(trial.user_attrs["seed"])
+            params = {"corpus": name, "seed": trial_config.training.seed}
+        else:
+            name, params = self._stage2(trial, trial_config)
+        trial.set_user_attr("source", name)
+        started = time.perf_counter()
+        with self._mlflow(trial, stage, params) as (client, run_id):
+            try:
+                source = train.load_sources(trial_config, [name])[0]
+                adapter = train.train_sources(trial_config, [source], track=self.track)[0].path
+                trial.set_user_attr("adapter", str(adapter))
+                if client is not None:
+                    client.set_tag(run_id, "ltm.adapter", str(adapter))
+                composite, forgetting, summary = self._evaluate(trial_config, adapter, trial)
+            except optuna.TrialPruned:
+                raise
+            except Exception as exc:  # one bad trial must not end the night
+                reason = _reason(exc)
+                trial.set_user_attr("failure", reason)
+                _record_failure(results_run(self.config), f"{name} (trial {trial.number})", reason)
+                print(f"trial {trial.number} ({name}) failed: {reason}")
+                raise
+            if client is not None:
+                metrics = {"composite": composite, "forgetting": forgetting,
+                           "trial_seconds": time.perf_counter() - started}
+                metrics.update({k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                tracking.log_metrics(client, run_id, metrics)
+        print(f"trial {trial.number} ({name}): composite {composite:.3f}, forgetting {forgetting:+.1%}")
+        return composite, forgetting
+
+    def _stage2(self, trial, trial_config) -> tuple[str, dict]:
+        top = top_corpora(trial.study, self.config.sweep.top_k)
+        if not top:
+            raise LtmError("stage 2 needs finished stage-1 trials — none finished; check the failures above")
+        weights = {}
+        for corpus in top:
+            if trial.suggest_categorical(f"use.{corpus}", [True, False]):
+                weights[corpus] = trial.suggest_float(f"weight.{corpus}", 0.5, 2.0, step=0.5)
+        if not weights:
+            weights = {top[0]: 1.0}
+        trial_config.training.learning_rate = trial.suggest_float("learning_rate", *STAGE2_RATES, log=True)
+        trial_config.training.rank = trial.suggest_categorical("rank", list(STAGE2_RANKS))
+        trial_config.training.alpha = 2.0 * trial_config.training.rank
+        factor = trial.suggest_categorical("step_factor", list(STAGE2_STEP_FACTORS))
+        if trial_config.training.max_steps > 0:
+            trial_config.training.max_steps = max(1, round(trial_config.training.max_steps * factor))
+        else:
+            trial_config.training.epochs = trial_config.training.epochs * factor
+        if len(weights) == 1 and next(iter(weights.values())) == 1.0:
+            name = next(iter(weights))
+        else:
+            digest = hashlib.sha256(json.dumps(sorted(weights.items())).encode()).hexdigest()[:8]
+            name = f"mix-{'+'.join(sorted(weights))[:40]}-{digest}"
+            trial_config.corpora.mixtures = {**trial_config.corpora.mixtures, name: weights}
+        return name, {"mixture": json.dumps(weights), "learning_rate": trial_config.training.learning_rate,
+                      "rank": trial_config.training.rank, "step_factor": factor}
+
+    def _evaluate(self, trial_config, adapter: Path, trial) -> tuple[float, float, dict]:
+        import optuna
+
+        from .testbench.run import evaluate
+
+        run = study_name(self.config)
+        # Intermediate score: the choice items alone (cheap); prune a trial that is hopeless.
+        proxy = evaluate(trial_config, adapters=[adapter], run=f"{run}-proxy", track=False, quiet=True, kinds={"choice"})
+        accuracy = proxy.summaries[adapter.name].get("accuracy")
+        base_accuracy = proxy.summaries["base"].get("accuracy")
+        trial.set_user_attr("proxy_accuracy", accuracy)
+        if trial.user_attrs.get("stage", 2) == 2 and accuracy is not None and base_accuracy is not None \
+                and accuracy < base_accuracy - self.config.sweep.prune_margin:
+            trial.set_user_attr("pruned_reason", f"choice accuracy {accuracy:.3f} < base {base_accuracy:.3f} - margin")
+            raise optuna.TrialPruned()
+        result = evaluate(trial_config, adapters=[adapter], run=run, track=self.track, quiet=True)
+        scored, _ = score_run(self.config, result.run_dir)
+        mine = next(s for s in scored if s.row.name == adapter.name)
+        if mine.composite.value is None:
+            raise LtmError(f"{adapter.name}: no reasoning measure could be scored — check the scenes")
+        forgetting = mine.forgetting if mine.forgetting is not None else 0.0
+        return mine.composite.value, forgetting, result.summaries[adapter.name]
+
+    def _mlflow(self, trial, stage: int, params: dict):
+        import contextlib
+
+        if not self.track:
+            return contextlib.nullcontext((None, None))
+        tags = {"ltm.kind": "trial", "ltm.stage": stage, "ltm.trial": trial.number, "ltm.study": study_name(self.config)}
+        params = {f"trial.{k}": str(v) for k, v in params.items()}
+        return tracking.run(self.config, f"trial-{trial.number}", tags, params, parent_run_id=self.parent_run_id)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if "out of memory" in text.lower() or kind == "OutOfMemoryError":
+        return f"out of memory ({text[:160]})"
+    return f"{kind}: {text[:200]}" if text else kind
+
+
+def _record_failure(run_dir: Path, name: str, reason: str) -> None:
+    path = run_dir / "failures.json"
+    failures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    failures[name] = reason
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(path, failures)
+
+
+def top_corpora(study, k: int) -> list[str]:
+    """Best stage-1 corpora by composite (the first seed only, so the noise trial adds nothing)."""
+    import optuna
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if t.user_attrs.get("stage") == 1 and not t.user_attrs.get("noise_floor")]
+    ranked = sorted(done, key=lambda t: -t.values[0])
+    return [t.user_attrs["corpus"] for t in ranked[:k]]
+
+
+# ----------------------------------------------------------------------------- the loop
+def run_sweep(config, track: bool = True) -> Path:
+    import optuna
+
+    from .progress import quiet_libraries
+
+    quiet_libraries()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study, created = open_study(config)
+    stage1 = int(study.user_attrs.get("stage1_trials", 0))
+    total = stage1 + config.sweep.trials
+    parent = _parent_run(config, study) if track else None
+    print(f"study {study.study_name!r} in {storage_url(config).split('@')[-1]}: "
+          f"{stage1} stage-1 trials + {config.sweep.trials} stage-2 trials" + ("" if created else " (resuming)"))
+    objective = Objective(config, parent, track)
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        finished = [t for t in trials if _finished(t)]
+        waiting = [t for t in trials if t.state == optuna.trial.TrialState.WAITING]
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        if not waiting and len(finished) + len(running) >= total:
+            if not running:
+                break
+            time.sleep(min(5.0, config.sweep.heartbeat_seconds))  # another worker (or a stale trial) is busy
+            _fail_stale(study)
+            continue
+        if config.sweep.sampler == "grid" and not waiting and study.sampler.__class__.__name__ != "GridSampler":
+            study.sampler = _grid(config, study)
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+    run_dir = results_run(config)
+    scored, csv_path = score_run(config, run_dir)
+    _save_plots(config, study, run_dir, parent)
+    return csv_path
+
+
+def _finished(trial) -> bool:
+    import optuna
+
+    state = trial.state
+    return state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) or (
+        state == optuna.trial.TrialState.FAIL and "failure" in trial.user_attrs)
+
+
+def _fail_stale(study) -> None:
+    from optuna.storages import fail_stale_trials
+
+    fail_stale_trials(study)
+
+
+def _grid(config, study):
+    import optuna
+
+    top = top_corpora(study, config.sweep.top_k)
+    space = {f"use.{c}": [True, False] for c in top}
+    space.update({f"weight.{c}": [1.0] for c in top})
+    space.update({"learning_rate": [config.training.learning_rate], "rank": [config.training.rank],
+                  "step_factor": [1.0]})
+    return optuna.samplers.GridSampler(space, seed=config.training.seed)
+
+
+def _parent_run(config, study) -> str | None:
+    run_id = study.user_attrs.get("mlflow_parent_run_id")
+    if run_id:
+        return run_id
+    client, experiment_id = tracking.client(config)
+    created = client.create_run(experiment_id, run_name=f"sweep:{study.study_name}",
+                                tags={"ltm.kind": "sweep", "ltm.study": study.study_name,
+                                      "mlflow.runName": f"sweep:{study.study_name}"})
+    study.set_user_attr("mlflow_parent_run_id", created.info.run_id)
+    for key, value in tracking.flatten({"sweep": dataclasses.asdict(config.sweep)}).items():
+        client.log_param(created.info.run_id, key, value)
+    return created.info.run_id
+
+
+def _save_plots(config, study, run_dir: Path, parent: str | None) -> None:
+    """History, parameter importances and the Pareto front, as PNGs beside the table."""
+    import warnings
+
+    import optuna
+
+    plots = run_dir / "optuna"
+    plots.mkdir(parents=True, exist_ok=True)
+    makers = {"history": lambda: optuna.visualization.matplotlib.plot_optimization_history(
+                  study, target=lambda t: t.values[0], target_name="composite"),
+              "pareto_front": lambda: optuna.visualization.matplotlib.plot_pareto_front(
+                  study, target_names=["composite", "forgetting"]),
+              "param_importances": lambda: optuna.visualization.matplotlib.plot_param_importances(
+                  study, target=lambda t: t.values[0], target_name="composite")}
+    written = []
+    for name, make in makers.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                axes = make()
+            except (ValueError, RuntimeError, ZeroDivisionError, IndexError):
+                continue  # e.g. importances need two finished stage-2 trials
+        figure = axes.figure if hasattr(axes, "figure") else axes[0].figure
+        path = plots / f"{name}.png"
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        atomic.write_bytes(path, buffer.getvalue())
+        written.append(path)
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    if parent and written:
+        client, _ = tracking.client(config)
+        for path in written:
+            client.log_artifact(parent, str(path), "optuna")
+        client.log_artifact(parent, str(run_dir / "ltm_results_table.csv"))
+        client.set_terminated(parent, status="FINISHED")
+
+
+def pareto_front(study) -> list[dict]:
+    return [{"trial": t.number, "source": t.user_attrs.get("source"), "composite": t.values[0],
+             "forgetting": t.values[1]} for t in study.best_trials if not any(math.isnan(v) for v in t.values)]
