@@ -41,17 +41,27 @@ def study_name(config) -> str:
 
 def _storage(config):
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage
+
+    try:  # optuna >= 4.9
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+    except ImportError:
+        from optuna.storages import RetryFailedTrialCallback as Retry
 
     url = storage_url(config)
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"heartbeat_interval": config.sweep.heartbeat_seconds, "grace_period": config.sweep.grace_seconds}
-    retry = RetryFailedTrialCallback(max_retry=3)
+    import warnings
+
     try:
-        return RDBStorage(url, **kwargs, heartbeat_stale_trial_callback=retry)
-    except TypeError:  # optuna < 5 names it failed_trial_callback
-        return RDBStorage(url, **kwargs, failed_trial_callback=retry)
+        with warnings.catch_warnings():  # heartbeat and retry are "experimental" since optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = Retry(max_retry=3)
+            try:
+                return RDBStorage(url, **kwargs, heartbeat_stale_trial_callback=retry)
+            except TypeError:  # optuna < 5 names it failed_trial_callback
+                return RDBStorage(url, **kwargs, failed_trial_callback=retry)
     except (ImportError, optuna.exceptions.StorageInternalError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise LtmError(f"sweep.storage {url.split('@')[-1]!r}: cannot open ({first}) — check the URL, the server, "
