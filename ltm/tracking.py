@@ -54,7 +54,9 @@ def client(config):
     try:
         experiment = mlflow_client.get_experiment_by_name(name)
         experiment_id = experiment.experiment_id if experiment else mlflow_client.create_experiment(
-            name, artifact_location=None if uri.startswith("http") else artifact_root(config)
+            name, artifact_location=None if uri.startswith("http") else artifact_root(config),
+            # Open the UI on the runs table (model training), not the GenAI traces overview.
+            tags={"mlflow.experimentKind": "custom_model_development"},
         )
     except Exception as exc:  # server down, bad URL, locked DB…
         raise LtmError(f"MLflow tracking store {uri} is not reachable ({type(exc).__name__}) — check tracking.uri or start the server") from None

@@ -117,7 +117,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
             else:
                 holder.detach(row)
             _write_row(out, row, records, summary, bench_records)
-            if track:
+            if track and context.computed.pop(row.name, True):
                 _track(config, row, summary, out)
             summaries[row.name] = summary
             if attention:
@@ -157,6 +157,7 @@ class _Context:
         self.benchmarks, self.cache_root, self.quiet = benchmarks, cache_root, quiet
         self.judge_base: LoadedBase | None = None
         self._judge = None
+        self.computed: dict[str, bool] = {}  # row -> computed anything new (else its MLflow run exists)
         self.has_open = any(s.kind == "open" for s in scenes.items)
 
     def judge(self):
@@ -182,6 +183,8 @@ class _Context:
     def row(self, holder: LoadedBase, row: Row) -> tuple[dict, list[dict], list[float] | None, list[dict]]:
         tb = self.config.testbench
         key = item_cache.row_key(self.ref.fingerprint, row, tb.decoding, self.judge_name())
+        self._row_name = row.name
+        self.computed[row.name] = False
         store = item_cache.ItemCache(self.cache_root, key)
         started = time.perf_counter()
         with holder.use(row) as model:
@@ -206,14 +209,20 @@ class _Context:
         hit = store.get(name)
         if hit is not None:
             return hit["value"]
+        self._computing()
         value = compute()
         store.put_many([(name, {"value": value})])
         return value
+
+    def _computing(self) -> None:
+        self.computed[self._row_name] = True
 
     def _scene_records(self, model, row: Row, store) -> list[dict]:
         tb = self.config.testbench
         keyed = [(item_cache.item_key(s, self.scenes.input_text(s)), s) for s in self.scenes.items]
         missing = [(k, s) for k, s in keyed if store.get(k) is None]
+        if missing:
+            self._computing()
         by_kind: dict[str, list] = {"choice": [], "short": [], "open": []}
         for k, s in missing:
             by_kind[s.kind].append((k, s))
