@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from . import atomic, basemodel, corpora
 from .errors import LtmError
 from .progress import progress_bar
@@ -160,7 +162,15 @@ def train_sources(config, sources: list[Source], force: bool = False, track: boo
         else:
             todo.append((source, final))
     for source, final in todo:
-        results.append(train_one(config, ref, source, final, track=track))
+        # Two sweep workers may be handed the same adapter (e.g. one mixture chosen twice):
+        # the second waits for the first and reuses its folder instead of training it again.
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(final.parent / f".{final.name}.lock")):
+            if (final / MANIFEST).exists() and not force:
+                print(f"reusing adapter {final.name} (trained meanwhile by another worker)")
+                results.append(TrainResult(final, json.loads((final / MANIFEST).read_text()), True))
+                continue
+            results.append(train_one(config, ref, source, final, track=track))
     return results
 
 
