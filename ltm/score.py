@@ -202,9 +202,6 @@ def _behaviour(item: Scored, base: Scored | None) -> str:
     clean = item.row.summary.get("pressure_clean")
     if swapped is not None and clean is not None and clean - swapped >= 0.25:
         parts.append(f"swapped premises drop accuracy {clean:.2f}→{swapped:.2f} (shortcut?)")
-    critique = item.row.summary.get("judge_summary")
-    if critique:
-        parts.append(f"judge: {critique}")
     return "; ".join(parts)
 
 
@@ -236,6 +233,7 @@ def table_rows(scored: list[Scored]) -> list[dict]:
             "within_noise": "" if item.within_noise is None else ("yes" if item.within_noise else "no"),
             "noise_floor": _num(s.get("_noise_floor")), "forgetting": _num(item.forgetting),
             "ms_per_token": _num((s.get("latency") or {}).get("ms_per_token")), "behaviour": item.note,
+            "judge_summary": s.get("judge_summary") or "",
         })
         out.append(row)
     return out
