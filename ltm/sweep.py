@@ -187,10 +187,10 @@ class Objective:
 
         run = study_name(self.config)
         # Intermediate score: the choice items alone (cheap); prune a trial that is hopeless.
-        proxy = evaluate(trial_config, adapters=[adapter], run=f"{run}-proxy", track=False, quiet=True, kinds={"choice"})
-        accuracy = proxy.summaries[adapter.name].get("accuracy")
-        base_accuracy = proxy.summaries["base"].get("accuracy")
-        trial.set_user_attr("proxy_accuracy", accuracy)
+        intermediate = evaluate(trial_config, adapters=[adapter], run=f"{run}-intermediate", track=False, quiet=True, kinds={"choice"})
+        accuracy = intermediate.summaries[adapter.name].get("accuracy")
+        base_accuracy = intermediate.summaries["base"].get("accuracy")
+        trial.set_user_attr("intermediate_accuracy", accuracy)
         if trial.user_attrs.get("stage", 2) == 2 and accuracy is not None and base_accuracy is not None \
                 and accuracy < base_accuracy - self.config.sweep.prune_margin:
             trial.set_user_attr("pruned_reason", f"choice accuracy {accuracy:.3f} < base {base_accuracy:.3f} - margin")
@@ -246,7 +246,7 @@ def run_sweep(config, track: bool = True) -> Path:
     from .progress import quiet_libraries
 
     quiet_libraries()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by ltm, in one line
     study, created = open_study(config)
     stage1 = int(study.user_attrs.get("stage1_trials", 0))
     total = stage1 + config.sweep.trials
@@ -254,6 +254,7 @@ def run_sweep(config, track: bool = True) -> Path:
     print(f"study {study.study_name!r} in {storage_url(config).split('@')[-1]}: "
           f"{stage1} stage-1 trials + {config.sweep.trials} stage-2 trials" + ("" if created else " (resuming)"))
     objective = Objective(config, parent, track)
+    _requeue_interrupted(study)
     while True:
         trials = study.get_trials(deepcopy=False)
         finished = [t for t in trials if _finished(t)]
@@ -280,6 +281,28 @@ def _finished(trial) -> bool:
     state = trial.state
     return state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) or (
         state == optuna.trial.TrialState.FAIL and "failure" in trial.user_attrs)
+
+
+def _requeue_interrupted(study) -> None:
+    """Give a trial stopped by Ctrl-C (FAIL, no recorded failure) a fresh WAITING copy.
+
+    A killed worker's trial is retried by Optuna's heartbeat callback; an interrupted one is
+    marked FAIL by Optuna itself and would otherwise never run again (a stage-1 corpus lost).
+    """
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.system_attrs.get("failed_trial") for t in trials} | set(study.user_attrs.get("requeued", []))
+    todo = [t for t in trials if t.state == optuna.trial.TrialState.FAIL and "failure" not in t.user_attrs
+            and t.number not in retried]
+    if not todo:
+        return
+    study.set_user_attr("requeued", sorted(set(study.user_attrs.get("requeued", [])) | {t.number for t in todo}))
+    for trial in todo:
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+            user_attrs=trial.user_attrs, system_attrs={"failed_trial": trial.number}))
+        print(f"trial {trial.number} was interrupted: queued again")
 
 
 def _fail_stale(study) -> None:

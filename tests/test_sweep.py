@@ -180,3 +180,30 @@ def test_sigkill_mid_trial_then_resume_gives_the_same_table_and_trains_nothing_t
     killed_table = _table(tmp_path / "killed" / "runs" / "results" / "sweeptest" / "ltm_results_table.csv")
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("corpus_files",)} for r in rows]  # noqa: E731
     assert strip(killed_table) == strip(whole_table)
+
+
+def test_ctrl_c_stops_cleanly_says_how_to_resume_and_the_interrupted_trial_runs_again(tmp_path, repo_root):
+    import optuna
+
+    from ltm.config import load_config
+    from ltm.sweep import storage_url, study_name
+
+    config_path = _write_config(tmp_path, repo_root, trials=0)
+    log = tmp_path / "first.log"
+    process = _sweep_process(config_path, log)
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None and "trial 0 (" not in log.read_text():
+        time.sleep(0.2)
+    time.sleep(1.0)  # into the second trial
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    assert "run the same command again to resume" in log.read_text()
+    assert "Traceback" not in log.read_text()
+
+    resumed = _sweep_process(config_path, tmp_path / "second.log")
+    assert resumed.wait(timeout=900) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    config = load_config(config_path)
+    study = optuna.load_study(study_name=study_name(config), storage=storage_url(config))
+    done = sorted((t.user_attrs["corpus"], t.user_attrs["seed"]) for t in study.get_trials()
+                  if t.state == optuna.trial.TrialState.COMPLETE)
+    assert done == [("transitive_relations", 0), ("transitive_relations", 1), ("weather_log", 0)]
