@@ -157,6 +157,7 @@ class _Context:
         self.benchmarks, self.cache_root, self.quiet = benchmarks, cache_root, quiet
         self.judge_base: LoadedBase | None = None
         self._judge = None
+        self.base_records: dict[str, dict] = {}
         self.computed: dict[str, bool] = {}  # row -> computed anything new (else its MLflow run exists)
         self.has_open = any(s.kind == "open" for s in scenes.items)
 
@@ -199,6 +200,10 @@ class _Context:
             if tb.latency:
                 summary["latency"] = self._cached(store, "latency", lambda: _latency(model, self.tokenizer))
             attention = self._cached(store, "attention", lambda: _attention(model, self.tokenizer, self.scenes))
+        if row.kind != "base" and self.base_records:
+            summary["judge_pairwise_vs_base"] = self._pairwise(records, store)
+        if row.kind == "base":
+            self.base_records = {r["id"]: r for r in records}
         summary.update(self._row_info(row))
         critiques = [r["critique"] for r in records if r.get("kind") == "open" and r.get("critique")]
         summary["judge_summary"] = critiques[0][:160] if critiques else None
@@ -213,6 +218,26 @@ class _Context:
         value = compute()
         store.put_many([(name, {"value": value})])
         return value
+
+    def _pairwise(self, records: list[dict], store) -> float | None:
+        """Mean judge preference of this row's open answers over the base's (+1 all better, -1 all worse).
+
+        Each pair is judged in both orders (the judge's position bias cancels); cached by the judge.
+        """
+        pairs = [(r, self.base_records.get(r["id"])) for r in records if r["kind"] == "open" and r.get("answer")]
+        pairs = [(r, b) for r, b in pairs if b and b.get("answer") and b["answer"] != r["answer"]]
+        judge = self.judge() if pairs else None
+        if judge is None:
+            return None
+        index = self.scenes.by_id()
+
+        def compute():
+            with self.judge_base.disabled():
+                return [judge.compare(r["prompt"], r["answer"], b["answer"], index[r["id"]].judge_principles()).preference
+                        for r, b in pairs]
+        digest = hashlib.sha256(json.dumps([(r["id"], r["answer"], b["answer"]) for r, b in pairs]).encode()).hexdigest()
+        values = self._cached(store, f"pairwise:{digest[:16]}", compute)
+        return round(sum(values) / len(values), 6) if values else None
 
     def _computing(self) -> None:
         self.computed[self._row_name] = True
