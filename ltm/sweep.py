@@ -54,18 +54,27 @@ def _storage(config):
     kwargs = {"heartbeat_interval": config.sweep.heartbeat_seconds, "grace_period": config.sweep.grace_seconds}
     import warnings
 
-    try:
-        with warnings.catch_warnings():  # heartbeat and retry are "experimental" since optuna 2.8
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = Retry(max_retry=3)
-            try:
-                return RDBStorage(url, **kwargs, heartbeat_stale_trial_callback=retry)
-            except TypeError:  # optuna < 5 names it failed_trial_callback
-                return RDBStorage(url, **kwargs, failed_trial_callback=retry)
-    except (ImportError, optuna.exceptions.StorageInternalError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise LtmError(f"sweep.storage {url.split('@')[-1]!r}: cannot open ({first}) — check the URL, the server, "
-                       "and that its driver is installed (PostgreSQL: pip install 'ltm[postgres]')") from None
+    import sqlalchemy.exc
+
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():  # heartbeat and retry are "experimental" since optuna 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = Retry(max_retry=3)
+                try:
+                    return RDBStorage(url, **kwargs, heartbeat_stale_trial_callback=retry)
+                except TypeError:  # optuna < 5 names it failed_trial_callback
+                    return RDBStorage(url, **kwargs, failed_trial_callback=retry)
+        except sqlalchemy.exc.IntegrityError:
+            # Several workers starting on an empty database race to create Optuna's tables;
+            # the loser sees a duplicate and simply opens what the winner created.
+            time.sleep(0.5 + attempt)
+        except (ImportError, optuna.exceptions.StorageInternalError, ValueError, sqlalchemy.exc.SQLAlchemyError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise LtmError(f"sweep.storage {url.split('@')[-1]!r}: cannot open ({first}) — check the URL, the server, "
+                           "and that its driver is installed (PostgreSQL: pip install 'ltm[postgres]')") from None
+    raise LtmError(f"sweep.storage {url.split('@')[-1]!r}: tables could not be created (other workers kept racing) "
+                   "— start the workers again")
 
 
 def _sampler(config):
