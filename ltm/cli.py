@@ -8,6 +8,7 @@ shows the traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -317,6 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if args.debug or exc.errno != errno.ENOSPC:
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"error: no space left on device{where} — free disk space (or move runs_dir) and run the same "
+              "command again; finished results are kept", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted — finished results are kept; run the same command again to resume", file=sys.stderr)
         return 130

@@ -144,7 +144,8 @@ class Objective:
                 adapter = train.train_sources(trial_config, [source], track=self.track)[0].path
                 trial.set_user_attr("adapter", str(adapter))
                 if client is not None:
-                    client.set_tag(run_id, "ltm.adapter", str(adapter))
+                    with tracking.guard():
+                        client.set_tag(run_id, "ltm.adapter", str(adapter))
                 composite, forgetting, summary = self._evaluate(trial_config, adapter, trial)
             except optuna.TrialPruned:
                 raise
@@ -381,9 +382,10 @@ def _save_plots(config, study, run_dir: Path, parent: str | None) -> None:
     if parent and written:
         client, _ = tracking.client(config)
         for path in written:
-            client.log_artifact(parent, str(path), "optuna")
-        client.log_artifact(parent, str(run_dir / "ltm_results_table.csv"))
-        client.set_terminated(parent, status="FINISHED")
+            tracking.log_artifact(client, parent, path, "optuna")
+        tracking.log_artifact(client, parent, run_dir / "ltm_results_table.csv")
+        with tracking.guard():
+            client.set_terminated(parent, status="FINISHED")
 
 
 def pareto_front(study) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def _quiet() -> None:
 def client(config):
     """An MlflowClient on the config's store, with the experiment created if needed."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A tracking server that went away should cost seconds, not minutes of retries per call.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -96,10 +100,31 @@ def run(config, name: str, tags: dict | None = None, params: dict | None = None,
     try:
         yield mlflow_client, run_id
     except BaseException as exc:
-        mlflow_client.set_tag(run_id, "ltm.failure", f"{type(exc).__name__}: {exc}"[:500])
-        mlflow_client.set_terminated(run_id, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        with guard():
+            mlflow_client.set_tag(run_id, "ltm.failure", f"{type(exc).__name__}: {exc}"[:500])
+            mlflow_client.set_terminated(run_id, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
-    mlflow_client.set_terminated(run_id, status="FINISHED")
+    with guard():
+        mlflow_client.set_terminated(run_id, status="FINISHED")
+
+
+_warned: set[str] = set()
+_down = {"value": False}  # the server stopped answering: skip further calls instead of retrying each
+
+
+@contextlib.contextmanager
+def guard():
+    """MLflow is a record of the work, not the work: if its server goes away mid-run, say so
+    once and carry on, so a finished adapter or evaluation is never lost to a logging error."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - any client/transport error
+        _down["value"] = True
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        if first not in _warned:
+            _warned.add(first)
+            print(f"warning: MLflow logging failed ({type(exc).__name__}: {first}) — results are kept on disk; "
+                  "restart the tracking server and re-run to log them", file=sys.stderr, flush=True)
 
 
 def log_metrics(mlflow_client, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
@@ -109,9 +134,22 @@ def log_metrics(mlflow_client, run_id: str, metrics: dict[str, float], step: int
 
     now = int(time.time() * 1000)
     items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
-    for start in range(0, len(items), 500):
-        mlflow_client.log_batch(run_id, metrics=items[start:start + 500])
+    if _down["value"]:
+        return
+    with guard():
+        for start in range(0, len(items), 500):
+            mlflow_client.log_batch(run_id, metrics=items[start:start + 500])
 
 
 def log_artifacts(mlflow_client, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
-    mlflow_client.log_artifacts(run_id, str(folder), artifact_path)
+    if _down["value"]:
+        return
+    with guard():
+        mlflow_client.log_artifacts(run_id, str(folder), artifact_path)
+
+
+def log_artifact(mlflow_client, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+    if _down["value"]:
+        return
+    with guard():
+        mlflow_client.log_artifact(run_id, str(path), artifact_path)

@@ -224,7 +224,12 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
             with progress_bar(f"training {final.name}", total=steps) as advance:
                 stats.advance = advance
                 train_started = time.perf_counter()
-                trainer.train()
+                try:
+                    trainer.train()
+                except torch.OutOfMemoryError:
+                    raise LtmError(f"{final.name}: out of memory while training — lower training.batch_size or "
+                                   "training.max_length, set training.gradient_checkpointing: true, or use "
+                                   "base.quantization: nf4") from None
                 train_seconds = time.perf_counter() - train_started
             tokens_seen = int(trainer.state.num_input_tokens_seen)  # non-padding, summed over GPUs
             _check_finite(stats.losses, final.name)

@@ -361,8 +361,8 @@ def _track(config, row: Row, summary: dict, out: Path) -> None:
     with tracking.run(config, f"eval:{out.name}:{row.name}", tags, params) as (mlflow_client, run_id):
         metrics = {k: v for k, v in flat_metrics(summary).items() if not k.startswith(("training.", "eval_seconds"))}
         tracking.log_metrics(mlflow_client, run_id, metrics)
-        mlflow_client.log_artifact(run_id, str(out / f"{row.name}.jsonl"), "transcripts")
-        mlflow_client.log_artifact(run_id, str(out / f"{row.name}.summary.json"), "transcripts")
+        tracking.log_artifact(mlflow_client, run_id, out / f"{row.name}.jsonl", "transcripts")
+        tracking.log_artifact(mlflow_client, run_id, out / f"{row.name}.summary.json", "transcripts")
 
 
 def print_table(summaries: dict[str, dict]) -> None:
