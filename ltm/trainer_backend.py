@@ -62,6 +62,7 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
         output_dir=str(output_dir),
         max_length=tc.max_length,
         packing=False,  # blocks are packed already, with every token kept
+        logging_nan_inf_filter=False,  # the default hides NaN/inf losses; ltm stops on them
         per_device_train_batch_size=tc.batch_size,
         gradient_accumulation_steps=tc.grad_accum,
         learning_rate=tc.learning_rate,

@@ -1,0 +1,347 @@
+"""Hostile inputs, through the real `ltm` CLI: one line naming the file/key and the fix, no traceback,
+nothing finished lost, no partial file that looks complete. docs/reliability.md lists every case."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ltm.cli import main
+
+SCENE = ("  - id: {id}\n    kind: choice\n    context: Anna is taller than Ben.\n    prompt: So\n"
+         "    choices: [Anna is taller., Ben is taller.]\n    answer: Anna is taller.\n")
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+PROGRESS = re.compile(r"^(training|building|evaluating) .* ETA \d+s$")  # progress lines on a non-TTY stderr
+
+
+def one_error(err: str, *needles: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip() and not PROGRESS.match(line)]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def warning(err: str, *needles: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert lines, err
+    for needle in needles:
+        assert any(needle in line for line in lines), (needle, lines)
+    return lines[0]
+
+
+def _config(tmp_path: Path, repo_root: Path, extra: str = "", corpora: Path | None = None) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"runs_dir: {tmp_path / 'runs'}\nbase:\n  model: ltm-nano\ncorpora:\n  root: {corpora or repo_root / 'corpora'}\n"
+                    f"training:\n  max_steps: 4\n  batch_size: 4\n{extra}")
+    return path
+
+
+# ----------------------------------------------------------------------------- corpora
+def test_empty_and_zero_byte_files_are_skipped_with_a_warning(tmp_path, capsys):
+    (tmp_path / "zero.txt").write_bytes(b"")
+    (tmp_path / "blank.txt").write_text("  \n\n \t\n")
+    for name in ("zero.txt", "blank.txt"):
+        code, _, err = cli(capsys, "corpora", "--no-tokens", tmp_path / name)
+        assert code == 0
+        warning(err, str(tmp_path / name), "empty file")
+
+
+def test_training_on_an_empty_corpus_is_one_error(tmp_path, repo_root, capsys):
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "empty.txt").write_bytes(b"")
+    code, _, err = cli(capsys, "train", "empty", "--config", _config(tmp_path, repo_root, corpora=shelf), "--no-mlflow")
+    assert code == 2
+    one_error(err, "empty.txt", "no readable text")
+
+
+def test_a_pdf_renamed_txt_is_skipped_as_binary(tmp_path, capsys):
+    fake = tmp_path / "notes.txt"
+    fake.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 5 >>\x00\x00stream\x01\x02")
+    code, _, err = cli(capsys, "corpora", "--no-tokens", fake)
+    assert code == 0
+    warning(err, "notes.txt", "binary file skipped", "PDF")
+
+
+def test_a_200_mb_single_line_file_reads_with_bounded_memory(tmp_path):
+    big = tmp_path / "dump.txt"
+    block = ("word " * 200_000).encode()  # 1 MB, no newline anywhere
+    with big.open("wb") as handle:
+        for _ in range(200):
+            handle.write(block)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run([sys.executable, "-m", "ltm.cli", "corpora", "--no-tokens", "--json", str(big)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak_mib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    assert json.loads(done.stdout)["corpora"][0]["words"] == 40_000_000
+    assert peak_mib < 1200, f"peak RSS {peak_mib:.0f} MiB for a 200 MB file"
+
+
+def test_mixed_encodings_in_one_folder_are_each_decoded(tmp_path, capsys):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "01.txt").write_text("Привет, мир. Hello.", encoding="utf-8")
+    (book / "02.txt").write_bytes("Это глава вторая, написанная в cp1251.".encode("cp1251"))
+    (book / "03.txt").write_bytes("Третья глава в кодировке koi8-r, и ещё немного текста.".encode("koi8-r"))
+    code, out, _ = cli(capsys, "corpora", "--no-tokens", "--json", book)
+    assert code == 0
+    row = json.loads(out)["corpora"][0]
+    assert {"utf-8", "cp1251", "koi8-r"} <= set(row["encodings"]), row["encodings"]
+
+
+def test_mojibake_is_repaired_and_reported(tmp_path, capsys):
+    broken = "Но я думаю, что всё будет хорошо.".encode().decode("mac_roman")
+    path = tmp_path / "chat.txt"
+    path.write_text(broken, encoding="utf-8")
+    code, out, _ = cli(capsys, "corpora", "--no-tokens", "--json", path)
+    assert code == 0
+    row = json.loads(out)["corpora"][0]
+    assert any("repaired" in e for e in row["encodings"]) and any("chat.txt" in w for w in row["warnings"])
+    code, _, err = cli(capsys, "corpora", "--no-tokens", path)
+    warning(err, "chat.txt", "repaired")
+
+
+def test_a_symlink_loop_is_walked_once(tmp_path, capsys):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "a.txt").write_text("One chapter of text.")
+    os.symlink(book, book / "again")
+    code, out, _ = cli(capsys, "corpora", "--no-tokens", "--json", book)
+    assert code == 0 and json.loads(out)["corpora"][0]["files"] == 1
+
+
+def test_an_unreadable_file_is_skipped_with_the_reason(tmp_path, capsys):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "a.txt").write_text("Readable text here.")
+    locked = book / "b.txt"
+    locked.write_text("secret")
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: use a link to nowhere, which no one can read
+        locked.chmod(0o644)
+        locked.unlink()
+        os.symlink(tmp_path / "gone.txt", locked)
+    code, out, _ = cli(capsys, "corpora", "--no-tokens", "--json", book)
+    assert code == 0
+    row = json.loads(out)["corpora"][0]
+    assert row["files"] == 1 and [Path(s["path"]).name for s in row["skipped_files"]] == ["b.txt"]
+    code, _, err = cli(capsys, "corpora", "--no-tokens", book)
+    warning(err, "b.txt")
+
+
+def test_paths_with_spaces_and_non_latin_letters(tmp_path, capsys):
+    book = tmp_path / "мой корпус с пробелами"
+    book.mkdir()
+    (book / "глава 1.txt").write_text("Первая глава. Anna is taller than Ben.")
+    code, out, _ = cli(capsys, "corpora", "--no-tokens", "--json", book)
+    assert code == 0 and json.loads(out)["corpora"][0]["corpus"] == "мой корпус с пробелами"
+
+
+# ----------------------------------------------------------------------------- configs
+@pytest.mark.parametrize("body, needles", [
+    ("training:\n  rnak: 8\n", ["exp.yaml:2", "training.rnak", "did you mean 'rank'"]),
+    ("training:\n  rank: big\n", ["exp.yaml:2", "training.rank", "integer"]),
+    ("training:\n  learning_rate: -0.001\n", ["exp.yaml:2", "training.learning_rate", "greater than 0"]),
+    ("training:\n  rank: 0\n", ["exp.yaml:2", "training.rank", "at least 1"]),
+], ids=["unknown-key", "wrong-type", "negative-lr", "rank-0"])
+def test_bad_config_values_are_one_line_each(tmp_path, capsys, body, needles):
+    config = tmp_path / "exp.yaml"
+    config.write_text(body)
+    code, _, err = cli(capsys, "train", "syllogisms", "--config", config)
+    assert code == 2
+    one_error(err, *needles)
+
+
+def test_a_missing_base_model_folder(tmp_path, repo_root, capsys):
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"runs_dir: {tmp_path}\nbase:\n  model: /no/such/model-folder\ncorpora:\n  root: {repo_root / 'corpora'}\n")
+    code, _, err = cli(capsys, "train", "syllogisms", "--config", config)
+    assert code == 2
+    one_error(err, "/no/such/model-folder")
+
+
+def test_a_hub_id_while_offline_fails_fast(capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.monotonic()
+    code, _, err = cli(capsys, "base", "some-org/some-model-7b")
+    assert code == 2 and time.monotonic() - started < 30
+    one_error(err, "some-org/some-model-7b", "HF_HUB_OFFLINE=1", "local folder")
+
+
+# ----------------------------------------------------------------------------- scenes
+@pytest.mark.parametrize("text, needles", [
+    ("scenes:\n  - id: a\n    kind: [choice\n", ["bad.yaml:", "invalid YAML"]),
+    ("scenes:\n\t- id: a\n", ["bad.yaml:2", "tab"]),
+    ("scenes:\n" + SCENE.format(id="a") + SCENE.format(id="a"), ["bad.yaml:8", "duplicate id 'a'"]),
+    ("scenes:\n  - id: a\n    kind: choice\n    prompt: So\n    choices: [x, y]\n", ["bad.yaml:2", "missing answer"]),
+    ("scenes:\n" + SCENE.format(id="a").replace("answer: Anna is taller.", "answer: Carl is taller."),
+     ["bad.yaml:7", "not among the choices"]),
+    ("scenes:\n" + SCENE.format(id="a") + "    follows: nowhere\n", ["bad.yaml:8", "unknown scene 'nowhere'"]),
+], ids=["invalid-yaml", "tab", "duplicate-id", "missing-answer", "answer-not-a-choice", "unknown-chain"])
+def test_bad_scene_files_are_one_line_with_file_and_line(tmp_path, repo_root, capsys, text, needles):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "bad.yaml").write_text(text)
+    config = _config(tmp_path, repo_root, f"testbench:\n  scenes: {scenes}\n")
+    code, _, err = cli(capsys, "eval", "--config", config, "--no-mlflow")
+    assert code == 2
+    one_error(err, *needles)
+
+
+def test_a_10000_item_scene_file_loads_and_a_bad_item_in_it_is_found(tmp_path):
+    from ltm.errors import LtmError
+    from ltm.scenes import load_scenes
+
+    items = "".join(SCENE.format(id=f"s{i}") for i in range(10_000))
+    path = tmp_path / "big.yaml"
+    path.write_text("scenes:\n" + items)
+    started = time.monotonic()
+    assert len(load_scenes(path).items) == 10_000
+    print(f"10,000 items loaded in {time.monotonic() - started:.1f} s")
+    path.write_text("scenes:\n" + items.replace("id: s9999\n", "id: s5\n"))
+    with pytest.raises(LtmError, match=r"big.yaml:59996: scenes.9999.id: duplicate id 's5'"):
+        load_scenes(path)
+
+
+# ----------------------------------------------------------------------------- runtime
+def _adapters(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "runs" / "adapters"
+    return [p for p in folder.iterdir() if p.is_dir()] if folder.exists() else []
+
+
+def test_nan_loss_stops_with_one_line_and_leaves_no_adapter(tmp_path, repo_root, capsys, monkeypatch):
+    import trl
+
+    real = trl.SFTTrainer.compute_loss
+
+    def diverged(self, *args, **kwargs):  # what a too-high learning rate does, made certain
+        out = real(self, *args, **kwargs)
+        return (out[0] * float("nan"), *out[1:]) if isinstance(out, tuple) else out * float("nan")
+
+    monkeypatch.setattr(trl.SFTTrainer, "compute_loss", diverged)
+    config = _config(tmp_path, repo_root, "")
+    code, _, err = cli(capsys, "train", "syllogisms", "--config", config, "--no-mlflow")
+    assert code == 2
+    one_error(err, "syllogisms", "loss")
+    assert not any((p / "manifest.json").exists() for p in _adapters(tmp_path))
+
+
+def test_out_of_memory_is_one_line_with_the_fix(tmp_path, repo_root, capsys, monkeypatch):
+    import torch
+    import transformers
+
+    def oom(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(transformers.Trainer, "train", oom)
+    code, _, err = cli(capsys, "train", "syllogisms", "--config", _config(tmp_path, repo_root), "--no-mlflow")
+    assert code == 2
+    one_error(err, "out of memory", "batch_size")
+    assert _adapters(tmp_path) == []
+
+
+def test_disk_full_while_saving_an_adapter_keeps_nothing_half_written(tmp_path, repo_root, capsys, monkeypatch):
+    from ltm import atomic
+
+    real = atomic.write_json
+
+    def full(path, data):
+        if Path(path).name == "manifest.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(atomic, "write_json", full)
+    code, _, err = cli(capsys, "train", "syllogisms", "--config", _config(tmp_path, repo_root), "--no-mlflow")
+    assert code == 2
+    one_error(err, "no space left on device", "free disk space")
+    assert _adapters(tmp_path) == []  # the temporary folder is gone, nothing looks complete
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_mlflow_server_going_away_mid_run_costs_a_warning_not_the_adapter(tmp_path, repo_root):
+    from ltm.ui import wait_healthy
+
+    port = _free_port()
+    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    server = subprocess.Popen([mlflow, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'ml.db'}",
+                               "--artifacts-destination", str(tmp_path / "art"), "--host", "127.0.0.1",
+                               "--port", str(port), "--workers", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server, timeout=120)
+        config = _config(tmp_path, repo_root, f"tracking:\n  uri: http://127.0.0.1:{port}\n")
+        log = tmp_path / "train.log"
+        train = subprocess.Popen([sys.executable, "-m", "ltm.cli", "train", "weather_log", "--config", str(config),
+                                  "--set", "training.max_steps=60", "--set", "training.logging_steps=1"],
+                                 stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                 env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 300
+        while "training weather_log" not in log.read_text() and time.monotonic() < deadline and train.poll() is None:
+            time.sleep(0.1)
+        os.killpg(server.pid, signal.SIGKILL)  # the server dies in the middle of training
+        assert train.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert "warning: MLflow logging failed" in text
+    assert [p for p in _adapters(tmp_path) if (p / "manifest.json").exists()], "the adapter was lost"
+
+
+# ----------------------------------------------------------------------------- security
+def test_yaml_tags_never_execute_in_configs_or_scenes(tmp_path, repo_root, capsys):
+    marker = tmp_path / "pwned"
+    evil = f"!!python/object/apply:os.system ['touch {marker}']"
+    config = tmp_path / "evil.yaml"
+    config.write_text(f"name: {evil}\n")
+    code, _, err = cli(capsys, "train", "syllogisms", "--config", config)
+    assert code == 2 and not marker.exists()
+    one_error(err, "evil.yaml:1")
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "evil.yaml").write_text(f"scenes:\n  - id: {evil}\n")
+    code, _, err = cli(capsys, "eval", "--config", _config(tmp_path, repo_root, f"testbench:\n  scenes: {scenes}\n"),
+                       "--no-mlflow")
+    assert code == 2 and not marker.exists()
+    one_error(err, "evil.yaml:2")
+
+
+def test_a_planted_api_key_never_reaches_mlflow_logs_or_tables(tmp_path, repo_root, capsys, monkeypatch):
+    secret = "sk-planted-secret-1234567890"
+    monkeypatch.setenv("LTM_TEST_KEY", secret)
+    config = _config(tmp_path, repo_root, "testbench:\n  judge:\n    backend: openai\n    url: http://127.0.0.1:9/v1\n"
+                                          "    model: judge\n    api_key_env: LTM_TEST_KEY\n")
+    code, out, err = cli(capsys, "train", "weather_log", "--config", config)
+    assert code == 0
+    assert secret not in out + err
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
