@@ -57,11 +57,21 @@ def client(config):
     name = experiment_name(config)
     try:
         experiment = mlflow_client.get_experiment_by_name(name)
-        experiment_id = experiment.experiment_id if experiment else mlflow_client.create_experiment(
-            name, artifact_location=None if uri.startswith("http") else artifact_root(config),
-            # Open the UI on the runs table (model training), not the GenAI traces overview.
-            tags={"mlflow.experimentKind": "custom_model_development"},
-        )
+        if experiment is not None:
+            experiment_id = experiment.experiment_id
+        else:
+            try:
+                experiment_id = mlflow_client.create_experiment(
+                    name, artifact_location=None if uri.startswith("http") else artifact_root(config),
+                    # Open the UI on the runs table (model training), not the GenAI traces overview.
+                    tags={"mlflow.experimentKind": "custom_model_development"},
+                )
+            except Exception:
+                # Another worker created it a moment ago (RESOURCE_ALREADY_EXISTS): use theirs.
+                experiment = mlflow_client.get_experiment_by_name(name)
+                if experiment is None:
+                    raise
+                experiment_id = experiment.experiment_id
     except Exception as exc:  # server down, bad URL, locked DB…
         raise LtmError(f"MLflow tracking store {uri} is not reachable ({type(exc).__name__}) — check tracking.uri or start the server") from None
     return mlflow_client, experiment_id

@@ -9,13 +9,13 @@ import os
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import mlflow_server
 
 from ltm.cli import main
 
@@ -278,24 +278,9 @@ def test_disk_full_while_saving_an_adapter_keeps_nothing_half_written(tmp_path, 
     assert _adapters(tmp_path) == []  # the temporary folder is gone, nothing looks complete
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_mlflow_server_going_away_mid_run_costs_a_warning_not_the_adapter(tmp_path, repo_root):
-    from ltm.ui import wait_healthy
-
-    port = _free_port()
-    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    server = subprocess.Popen([mlflow, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'ml.db'}",
-                               "--artifacts-destination", str(tmp_path / "art"), "--host", "127.0.0.1",
-                               "--port", str(port), "--workers", "1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", server, timeout=120)
-        config = _config(tmp_path, repo_root, f"tracking:\n  uri: http://127.0.0.1:{port}\n")
+    with mlflow_server(tmp_path) as (server, url):
+        config = _config(tmp_path, repo_root, f"tracking:\n  uri: {url}\n")
         log = tmp_path / "train.log"
         train = subprocess.Popen([sys.executable, "-m", "ltm.cli", "train", "weather_log", "--config", str(config),
                                   "--set", "training.max_steps=60", "--set", "training.logging_steps=1"],
@@ -306,10 +291,6 @@ def test_the_mlflow_server_going_away_mid_run_costs_a_warning_not_the_adapter(tm
             time.sleep(0.1)
         os.killpg(server.pid, signal.SIGKILL)  # the server dies in the middle of training
         assert train.wait(timeout=600) == 0, log.read_text()[-3000:]
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
     text = log.read_text()
     assert "Traceback" not in text
     assert "warning: MLflow logging failed" in text

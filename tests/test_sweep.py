@@ -10,41 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-SCENES = """\
-scenes:
-  - id: d1
-    kind: choice
-    measure: depth
-    steps: 2
-    context: Anna is taller than Ben. Ben is taller than Carl.
-    prompt: So
-    choices: [Anna is taller than Carl., Carl is taller than Anna.]
-    answer: Anna is taller than Carl.
-  - id: d2
-    kind: choice
-    measure: depth
-    steps: 2
-    context: Mia is older than Leo. Leo is older than Kate.
-    prompt: Therefore
-    choices: [Kate is older than Mia., Mia is older than Kate.]
-    answer: Mia is older than Kate.
-  - id: p1
-    kind: choice
-    measure: pressure
-    context: Ivy is faster than Jack. Jack is faster than Hugo.
-    prompt: So
-    choices: [Ivy is faster than Hugo., Hugo is faster than Ivy.]
-    answer: Ivy is faster than Hugo.
-  - id: p1-swapped
-    kind: choice
-    measure: pressure
-    variant_of: p1
-    variant: swapped
-    context: Jack is faster than Hugo. Ivy is faster than Jack.
-    prompt: So
-    choices: [Hugo is faster than Ivy., Ivy is faster than Hugo.]
-    answer: Ivy is faster than Hugo.
-"""
+from helpers import CHOICE_SCENES as SCENES
 
 TIME_COLUMNS = {"train_seconds", "ms_per_token"}
 

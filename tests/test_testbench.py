@@ -6,28 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import CHOICE_SCENES
 
 from ltm.errors import LtmError
 
-SCENES = """\
-scenes:
-  - id: d1
-    kind: choice
-    measure: depth
-    steps: 2
-    context: Anna is taller than Ben. Ben is taller than Carl.
-    prompt: So
-    choices: [Anna is taller than Carl., Carl is taller than Anna.]
-    answer: Anna is taller than Carl.
-  - id: d1-swapped
-    kind: choice
-    measure: pressure
-    variant_of: d1
-    variant: swapped
-    context: Ben is taller than Carl. Anna is taller than Ben.
-    prompt: So
-    choices: [Carl is taller than Anna., Anna is taller than Carl.]
-    answer: Anna is taller than Carl.
+SCENES = CHOICE_SCENES + """\
   - id: h1
     kind: short
     measure: consistency
@@ -113,7 +96,7 @@ def test_eval_writes_rows_records_and_summaries_and_reruns_from_cache(eval_confi
     adapter_row = trained_adapter.name
     assert set(result.summaries) == {"base", adapter_row}
     records = [json.loads(line) for line in (result.run_dir / f"{adapter_row}.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in records] == ["d1", "d1-swapped", "h1", "h2", "c1"]
+    assert [r["id"] for r in records] == ["d1", "d2", "p1", "p1-swapped", "h1", "h2", "c1"]
     for record in records:
         assert {"prompt", "answer", "score", "decoding"} <= set(record)
     chained = next(r for r in records if r["id"] == "h2")

@@ -3,27 +3,21 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+from helpers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_ui_serves_health_and_the_experiment(tmp_path):
     config = tmp_path / "exp.yaml"
     config.write_text(f"name: uitest\nruns_dir: {tmp_path / 'runs'}\n")
-    port = _free_port()
+    port = free_port()
     ltm = os.path.join(os.path.dirname(sys.executable), "ltm")
     process = subprocess.Popen([ltm, "ui", "--config", str(config), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -85,7 +79,7 @@ def test_ui_lists_the_sweeps_runs_over_rest_and_in_a_browser(tmp_path, repo_root
                            "training:\n  max_steps: 4\n  batch_size: 4\n"
                            f"testbench:\n  scenes: {scenes}\n  latency: false\nsweep:\n  trials: 0\n  seeds: [0]\n")
     run_sweep(load_config(config_path))
-    port = _free_port()
+    port = free_port()
     process = _start_ui(config_path, port)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -11,42 +11,16 @@ import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import CHOICE_SCENES as SCENES
+from helpers import free_port, mlflow_server
 
 pytestmark = pytest.mark.slow
-
-SCENES = """\
-scenes:
-  - id: d1
-    kind: choice
-    measure: depth
-    steps: 2
-    context: Anna is taller than Ben. Ben is taller than Carl.
-    prompt: So
-    choices: [Anna is taller than Carl., Carl is taller than Anna.]
-    answer: Anna is taller than Carl.
-  - id: d2
-    kind: choice
-    measure: depth
-    steps: 2
-    context: Mia is older than Leo. Leo is older than Kate.
-    prompt: Therefore
-    choices: [Kate is older than Mia., Mia is older than Kate.]
-    answer: Mia is older than Kate.
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
@@ -75,7 +49,7 @@ def postgres(tmp_path_factory):
     if run_as:
         shutil.chown(folder, "postgres")
         os.chmod(folder, 0o700)
-    port = _free_port()
+    port = free_port()
     init = subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
                           capture_output=True, text=True)
     if init.returncode != 0:
@@ -99,22 +73,9 @@ def _createdb(bindir: Path, port: int, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    from ltm.ui import wait_healthy
-
-    folder = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
-    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    process = subprocess.Popen([mlflow, "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-                                "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1",
-                                "--port", str(port), "--workers", "1"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=120)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+def tracking_server(tmp_path_factory):
+    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as (_, url):
+        yield url
 
 
 def _config(folder: Path, repo_root: Path, storage: str, tracking: str) -> Path:
@@ -166,13 +127,13 @@ def _rows(csv_path: Path) -> dict[str, str]:
     return {row["row"]: row["composite"] for row in csv.DictReader(csv_path.open())}
 
 
-def test_two_workers_share_one_study_without_doing_anything_twice(tmp_path, repo_root, postgres, mlflow_server):
+def test_two_workers_share_one_study_without_doing_anything_twice(tmp_path, repo_root, postgres, tracking_server):
     import optuna
 
     url, port, bindir = postgres
     _createdb(bindir, port, "shared")
     _createdb(bindir, port, "single")
-    shared = _config(tmp_path / "two", repo_root, f"{url}/shared", mlflow_server)
+    shared = _config(tmp_path / "two", repo_root, f"{url}/shared", tracking_server)
     logs = [tmp_path / "worker1.log", tmp_path / "worker2.log"]
     workers = [_worker(shared, log) for log in logs]
     for worker, log in zip(workers, logs, strict=True):
@@ -191,7 +152,7 @@ def test_two_workers_share_one_study_without_doing_anything_twice(tmp_path, repo
     assert len(trained) == len(set(trained)), trained
     assert all(re.search(r"^trial \d+ \(", log.read_text(), flags=re.M) for log in logs), "one worker did all the work"
 
-    single = _config(tmp_path / "one", repo_root, f"{url}/single", mlflow_server)
+    single = _config(tmp_path / "one", repo_root, f"{url}/single", tracking_server)
     alone = _worker(single, tmp_path / "single.log")
     assert alone.wait(timeout=1200) == 0, (tmp_path / "single.log").read_text()[-3000:]
     two = _rows(tmp_path / "two" / "runs" / "results" / "shared" / "ltm_results_table.csv")
