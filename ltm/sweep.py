@@ -65,9 +65,13 @@ def _storage(config):
                     return RDBStorage(url, **kwargs, heartbeat_stale_trial_callback=retry)
                 except TypeError:  # optuna < 5 names it failed_trial_callback
                     return RDBStorage(url, **kwargs, failed_trial_callback=retry)
-        except sqlalchemy.exc.IntegrityError:
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
             # Several workers starting on an empty database race to create Optuna's tables;
-            # the loser sees a duplicate and simply opens what the winner created.
+            # the loser sees a duplicate ("already exists" on SQLite) and opens the winner's.
+            if isinstance(exc, sqlalchemy.exc.OperationalError) and "already exists" not in str(exc):
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise LtmError(f"sweep.storage {url.split('@')[-1]!r}: cannot open ({first}) — check the URL and "
+                               "that the database server is running") from None
             time.sleep(0.5 + attempt)
         except (ImportError, optuna.exceptions.StorageInternalError, ValueError, sqlalchemy.exc.SQLAlchemyError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
@@ -78,32 +82,84 @@ def _storage(config):
 
 
 def _sampler(config):
-    import optuna
-
     if config.sweep.sampler == "grid":
         return None  # stage 2 builds the grid once the top corpora are known
-    return optuna.samplers.TPESampler(seed=config.training.seed)
+    return _trial_seeded_tpe(config.training.seed)
 
 
-def open_study(config):
+def _trial_seeded_tpe(seed: int):
+    import optuna
+
+    class TrialSeededTPE(optuna.samplers.BaseSampler):
+        """TPE re-seeded from (seed, trial number) before every trial.
+
+        Each worker has its own sampler: with one fixed seed, two workers asking at the same time
+        draw the same parameters — the same stage-2 trial twice. Trial numbers are unique across
+        workers (the database hands them out), so this keeps workers apart and keeps a sweep
+        reproducible whichever worker runs which trial.
+        """
+
+        def __init__(self, seed: int):
+            self._seed = seed
+            self._inner = optuna.samplers.TPESampler(seed=seed)
+
+        def before_trial(self, study, trial):
+            self._inner = optuna.samplers.TPESampler(seed=self._seed + trial.number)
+            self._inner.before_trial(study, trial)
+
+        def infer_relative_search_space(self, study, trial):
+            return self._inner.infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self._inner.sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self._inner.sample_independent(study, trial, param_name, param_distribution)
+
+        def after_trial(self, study, trial, state, values):
+            self._inner.after_trial(study, trial, state, values)
+
+        def reseed_rng(self):
+            self._inner.reseed_rng()
+
+    return TrialSeededTPE(seed)
+
+
+def open_study(config, track: bool = False):
     """Create the study (and enqueue stage 1) exactly once, even with several workers starting together."""
     import optuna
 
     storage = _storage(config)
     name = study_name(config)
     directions = ["maximize", "minimize"]
+    names = _corpus_names(config)  # before creating: a study is never left half set up by a bad shelf
     try:
         study = optuna.create_study(study_name=name, storage=storage, directions=directions, sampler=_sampler(config))
     except optuna.exceptions.DuplicatedStudyError:
-        return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(config)), False
+        study = None
+    if study is None:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=_sampler(config))
+        # The creator enqueues stage 1 and only then sets "stage1_trials". A worker that starts
+        # meanwhile waits for it: otherwise it counts no stage-1 trials, starts stage 2 on nothing
+        # (a failed trial) and makes a second MLflow sweep run.
+        deadline = time.monotonic() + 120
+        while "stage1_trials" not in study.user_attrs:
+            if time.monotonic() > deadline:
+                raise LtmError(f"study {name!r} exists but its stage 1 was never queued (the worker creating it "
+                               "stopped) — delete the study or set another sweep.study")
+            time.sleep(0.5)
+        return study, False
     # Only the worker that created the study gets here: the database's unique study name is the lock.
-    names = _corpus_names(config)
     for corpus in names:
         study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": config.sweep.seeds[0]})
     for seed in config.sweep.seeds[1:]:
         study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": names[0], "seed": seed, "noise_floor": True})
-    study.set_user_attr("stage1_trials", len(names) + len(config.sweep.seeds[1:]))
     study.set_user_attr("config", json.loads(json.dumps(dataclasses.asdict(config), default=str)))
+    try:
+        if track:  # before "stage1_trials": the other workers wait for that, then find this run
+            _parent_run(config, study)
+    finally:
+        study.set_user_attr("stage1_trials", len(names) + len(config.sweep.seeds[1:]))  # last: "set up"
     return study, True
 
 
@@ -135,7 +191,12 @@ class Objective:
             trial_config.training.seed = int(trial.user_attrs["seed"])
             params = {"corpus": name, "seed": trial_config.training.seed}
         else:
-            name, params = self._stage2(trial, trial_config)
+            try:
+                name, params = self._stage2(trial, trial_config)
+            except LtmError as exc:  # recorded as a failure, so it is not taken for an interrupted trial
+                trial.set_user_attr("failure", str(exc))
+                print(f"trial {trial.number} (stage 2) failed: {exc}")
+                raise
         trial.set_user_attr("source", name)
         started = time.perf_counter()
         with self._mlflow(trial, stage, params) as (client, run_id):
@@ -257,7 +318,7 @@ def run_sweep(config, track: bool = True) -> Path:
 
     quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by ltm, in one line
-    study, created = open_study(config)
+    study, created = open_study(config, track)
     stage1 = int(study.user_attrs.get("stage1_trials", 0))
     total = stage1 + config.sweep.trials
     parent = _parent_run(config, study) if track else None
