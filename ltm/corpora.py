@@ -8,11 +8,11 @@ reported. The sha256 of the cleaned text identifies the corpus in adapter hashes
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .errors import LtmError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 WORDS_PER_PAGE = 500  # one A4 page of prose
-_SLICE = 1 << 22  # characters per slice when counting or hashing big texts
+_KEEP_CHARS = 1 << 25  # a corpus up to this many characters keeps its text after counting
 _SHELF_SKIP = re.compile(r"^(readme|license|licence)(\.\w+)?$", re.IGNORECASE)
 # Any whitespace but newline (tabs, NBSP, thin spaces…), except a lone plain space, which is
 # already normal: matching every single space made re.sub build a list of tens of millions
@@ -41,39 +41,34 @@ class SourceFile:
 
 @dataclass
 class Corpus:
+    """A corpus, counted and hashed in one streaming pass over its files. `text` is kept for
+    corpora up to _KEEP_CHARS characters; a bigger one is read again only when asked for it,
+    so `ltm corpora --no-tokens` on a 200 MB file holds a few MB, not the file."""
+
     name: str
     path: Path
     files: list[SourceFile]
-    text: str
+    chars: int
+    words: int
+    sha256: str
     warnings: list[str] = field(default_factory=list)
     tokens: int | None = None
+    _text: str | None = field(default=None, repr=False)
 
     @property
-    def chars(self) -> int:
-        return len(self.text)
-
-    @functools.cached_property
-    def words(self) -> int:
-        # In slices: `text.split()` on a 200 MB corpus builds a 40-million-item list (GBs).
-        total, previous_ends_in_word = 0, False
-        for start in range(0, len(self.text), _SLICE):
-            piece = self.text[start:start + _SLICE]
-            total += len(piece.split())
-            if previous_ends_in_word and piece[:1] and not piece[0].isspace():
-                total -= 1  # a word cut in two by the slice boundary
-            previous_ends_in_word = bool(piece) and not piece[-1].isspace()
-        return total
+    def text(self) -> str:
+        if self._text is None:  # too big to keep while counting: read it again, now that it is needed
+            stats = _Stats(keep_chars=None)
+            for piece in _pieces([f.path for f in self.files if not f.skipped], [], [], {"removed": 0}):
+                stats.feed(piece)
+            if stats.digest.hexdigest() != self.sha256:
+                raise LtmError(f"{self.path}: the corpus changed while ltm was reading it — run the same command again")
+            self._text = stats.text()
+        return self._text
 
     @property
     def pages(self) -> float:
         return self.words / WORDS_PER_PAGE
-
-    @functools.cached_property
-    def sha256(self) -> str:
-        digest = hashlib.sha256()
-        for start in range(0, len(self.text), _SLICE):  # no second full-size copy as bytes
-            digest.update(self.text[start:start + _SLICE].encode("utf-8"))
-        return digest.hexdigest()
 
     @property
     def encodings(self) -> list[str]:
@@ -95,6 +90,35 @@ class Corpus:
         }
 
 
+class _Stats:
+    """Characters, words and sha256 of a text fed piece by piece (and the text, while it is small)."""
+
+    def __init__(self, keep_chars: int | None):
+        self.chars = self.words = 0
+        self.digest = hashlib.sha256()
+        self.keep_chars = keep_chars
+        self.parts: list[str] | None = []
+        self._in_word = False
+
+    def feed(self, piece: str) -> None:
+        if not piece:
+            return
+        self.chars += len(piece)
+        self.digest.update(piece.encode("utf-8"))
+        words = len(piece.split())
+        if self._in_word and not piece[0].isspace():
+            words -= 1  # a word cut in two by the piece boundary
+        self.words += words
+        self._in_word = not piece[-1].isspace()
+        if self.parts is not None:
+            self.parts.append(piece)
+            if self.keep_chars is not None and self.chars > self.keep_chars:
+                self.parts = None  # too big to keep: Corpus.text reads it again when needed
+
+    def text(self) -> str | None:
+        return None if self.parts is None else "".join(self.parts)
+
+
 def normalize_whitespace(text: str) -> tuple[str, int]:
     """NFC, unified newlines, single spaces, at most one blank line; returns (text, removed controls)."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
@@ -102,6 +126,57 @@ def normalize_whitespace(text: str) -> tuple[str, int]:
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip(" ") for line in text.split("\n"))
     return _BLANKS.sub("\n\n", text).strip(), removed
+
+
+def _ordinary(ch: str) -> bool:
+    return not ch.isspace() and ch != "\ufeff" and not _CONTROL.match(ch)
+
+
+def _safe_cut(buffer: str) -> int:
+    """Index of the last space/newline that follows an ordinary character (0: none found).
+
+    No step of normalize_whitespace reaches across such a cut: NFC never composes onto a space
+    or newline, and runs of spaces, blank lines, CRLF and line ends all stop at the ordinary
+    character before it."""
+    end = len(buffer)
+    for _ in range(64):
+        cut = max(buffer.rfind(" ", 0, end), buffer.rfind("\n", 0, end))
+        if cut <= 0:
+            return 0
+        if _ordinary(buffer[cut - 1]):
+            return cut
+        end = cut
+    return 0
+
+
+def _clean_piece(text: str, first: bool, last: bool, counts: dict) -> str:
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text, removed = _CONTROL.subn("", text.replace("\ufeff", ""))
+    counts["removed"] += removed
+    lines = _SPACES.sub(" ", text).split("\n")
+    # A piece after a cut continues a line that began before it: only its end may be stripped.
+    lines = [lines[0].strip(" ") if first else lines[0].rstrip(" "), *(line.strip(" ") for line in lines[1:])]
+    text = _BLANKS.sub("\n\n", "\n".join(lines))
+    if first:
+        text = text.lstrip()
+    return text.rstrip() if last else text
+
+
+def clean_stream(chunks: Iterable[str], counts: dict) -> Iterator[str]:
+    """normalize_whitespace over a stream of text pieces, in bounded memory:
+    "".join(clean_stream(chunks, c)) == normalize_whitespace("".join(chunks))[0]; removed
+    control characters are added to counts["removed"]."""
+    carry, first = "", True
+    for chunk in chunks:
+        buffer = carry + chunk
+        cut = _safe_cut(buffer)
+        if cut <= 0:
+            carry = buffer
+            continue
+        carry = buffer[cut:]
+        yield _clean_piece(buffer[:cut], first, False, counts)
+        first = False
+    yield _clean_piece(carry, first, True, counts)
 
 
 def _natural_key(path: Path):
@@ -123,8 +198,8 @@ def _files_of(path: Path) -> list[Path]:
     return sorted(found, key=_natural_key)
 
 
-def read_file(path: Path) -> tuple[SourceFile, str]:
-    """Decode one file; return its record and text ('' when skipped, with the reason)."""
+def _open_file(path: Path) -> tuple[SourceFile, Iterable[str]]:
+    """A file's record and its decoded text as a stream of pieces (none, with the reason, when skipped)."""
     record = SourceFile(path=path)
     suffix = path.suffix.lower()
     if suffix in {".pdf", ".epub"}:
@@ -134,28 +209,82 @@ def read_file(path: Path) -> tuple[SourceFile, str]:
             text, record.encoding = extract_document(path)
         except LtmError as exc:
             record.skipped = str(exc)
-            return record, ""
-    elif suffix and suffix not in TEXT_SUFFIXES and not _looks_textual_name(path):
+            return record, ()
+        return record, (text,)
+    if suffix and suffix not in TEXT_SUFFIXES and not _looks_textual_name(path):
         record.skipped = f"not a text file type ({suffix}); rename it .txt or .md to include it"
-        return record, ""
-    else:
-        try:
-            record.encoding, chunks = iter_decode_file(path)
-            text = "".join(chunks)
-        except BinaryFileError as exc:
-            record.skipped = f"binary file skipped: {exc}"
-            return record, ""
-        except PermissionError:
-            record.skipped = "permission denied — make the file readable to include it"
-            return record, ""
-        except OSError as exc:
+        return record, ()
+    try:
+        record.encoding, chunks = iter_decode_file(path)
+    except BinaryFileError as exc:
+        record.skipped = f"binary file skipped: {exc}"
+        return record, ()
+    except PermissionError:
+        record.skipped = "permission denied — make the file readable to include it"
+        return record, ()
+    except OSError as exc:
+        if path.is_symlink() and not path.exists():  # "No such file" about a file that is listed is puzzling
+            record.skipped = f"a link to a missing file ({os.readlink(path)}) — fix or remove the link"
+        else:
             record.skipped = f"could not be read ({exc.strerror or exc}) — check the file"
-            return record, ""
-    if not text.strip():
+        return record, ()
+    return record, chunks
+
+
+def _read_errors(path: Path, chunks: Iterable[str]) -> Iterator[str]:
+    try:
+        yield from chunks
+    except OSError as exc:  # the file was opened but failed part-way (a bad disk, a vanished mount)
+        raise LtmError(f"{path}: reading failed part-way ({exc.strerror or exc}) — check the file and disk, "
+                       "then run the same command again") from exc
+
+
+def read_file(path: Path) -> tuple[SourceFile, str]:
+    """Decode one file; return its record and text ('' when skipped, with the reason)."""
+    record, chunks = _open_file(path)
+    text = "".join(_read_errors(path, chunks))
+    if not record.skipped and not text.strip():
         record.skipped = "empty file"
-        return record, ""
-    record.chars = len(text)
-    return record, text
+    record.chars = 0 if record.skipped else len(text)
+    return record, "" if record.skipped else text
+
+
+def _pieces(files: list[Path], records: list[SourceFile], warnings: list[str], counts: dict) -> Iterator[str]:
+    """The cleaned corpus text, piece by piece: each file cleaned, files joined by a blank line
+    (exactly "\n\n".join(normalize_whitespace(file text) for every file not skipped)).
+    Fills `records` and `warnings` as it goes."""
+    started = False  # a file has been included: the next one is separated by a blank line
+    for file in files:
+        record, chunks = _open_file(file)
+        records.append(record)
+        if record.skipped:
+            warnings.append(f"{file}: {record.skipped}")
+            continue
+        raw = {"chars": 0, "blank": True}
+
+        def watched(chunks=chunks, raw=raw, file=file) -> Iterator[str]:
+            for chunk in _read_errors(file, chunks):
+                raw["chars"] += len(chunk)
+                raw["blank"] = raw["blank"] and (not chunk or chunk.isspace())
+                yield chunk
+
+        separate = started
+        for piece in clean_stream(watched(), counts):
+            if piece:  # text only comes from a file that is not blank, so the file is included
+                if separate:
+                    yield "\n\n"
+                    separate = False
+                yield piece
+        if raw["blank"]:
+            record.skipped = "empty file"
+            warnings.append(f"{file}: {record.skipped}")
+            continue
+        if separate:
+            yield "\n\n"  # a file that cleans to nothing still stands between its neighbours
+        started = True
+        record.chars = raw["chars"]
+        if "repaired" in record.encoding:
+            warnings.append(f"{file}: {record.encoding}")
 
 
 def _looks_textual_name(path: Path) -> bool:
@@ -164,28 +293,23 @@ def _looks_textual_name(path: Path) -> bool:
 
 
 def read_corpus(path: Path, name: str | None = None) -> Corpus:
-    """Read a corpus (file or folder) into one cleaned text; files joined by a blank line."""
+    """Read a corpus (file or folder) as one cleaned text; files joined by a blank line.
+    One streaming pass counts and hashes it (bounded memory however big the files are)."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         raise LtmError(f"{path}: no such file or folder — check the corpus path")
     files = _files_of(path) if path.is_dir() else [path]
-    records, parts, warnings = [], [], []
-    removed_total = 0
-    for file in files:
-        record, text = read_file(file)
-        records.append(record)
-        if record.skipped:
-            warnings.append(f"{file}: {record.skipped}")
-            continue
-        cleaned, removed = normalize_whitespace(text)
-        removed_total += removed
-        parts.append(cleaned)
-        if "repaired" in record.encoding:
-            warnings.append(f"{file}: {record.encoding}")
-    if removed_total:
-        warnings.append(f"{path}: removed {removed_total} control character(s)")
+    records: list[SourceFile] = []
+    warnings: list[str] = []
+    counts = {"removed": 0}
+    stats = _Stats(keep_chars=_KEEP_CHARS)
+    for piece in _pieces(files, records, warnings, counts):
+        stats.feed(piece)
+    if counts["removed"]:
+        warnings.append(f"{path}: removed {counts['removed']} control character(s)")
     corpus_name = name or (path.stem if path.is_file() else path.name)
-    return Corpus(name=corpus_name, path=path, files=records, text="\n\n".join(parts), warnings=warnings)
+    return Corpus(name=corpus_name, path=path, files=records, chars=stats.chars, words=stats.words,
+                  sha256=stats.digest.hexdigest(), warnings=warnings, _text=stats.text())
 
 
 def shelf_entries(shelf: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,15 +111,16 @@ def run(config, name: str, tags: dict | None = None, params: dict | None = None,
     try:
         yield mlflow_client, run_id
     except BaseException as exc:
-        with guard():
-            mlflow_client.set_tag(run_id, "ltm.failure", f"{type(exc).__name__}: {exc}"[:500])
-            mlflow_client.set_terminated(run_id, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if not _down["value"]:
+            with guard():
+                mlflow_client.set_tag(run_id, "ltm.failure", f"{type(exc).__name__}: {exc}"[:500])
+                mlflow_client.set_terminated(run_id, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
-    with guard():
-        mlflow_client.set_terminated(run_id, status="FINISHED")
+    if not _down["value"]:  # a server that went away would only cost another timeout here
+        with guard():
+            mlflow_client.set_terminated(run_id, status="FINISHED")
 
 
-_warned: set[str] = set()
 _down = {"value": False}  # the server stopped answering: skip further calls instead of retrying each
 
 
@@ -129,12 +131,17 @@ def guard():
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - any client/transport error
-        _down["value"] = True
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        if first not in _warned:
-            _warned.add(first)
-            print(f"warning: MLflow logging failed ({type(exc).__name__}: {first}) — results are kept on disk; "
-                  "restart the tracking server and re-run to log them", file=sys.stderr, flush=True)
+        was_down, _down["value"] = _down["value"], True
+        if was_down:
+            return  # said once already: every later call fails the same way (one warning, not one per call)
+        text = str(exc)
+        server = re.search(r"https?://[^/\s'\"]+", text)
+        if server and any(s in text for s in ("Max retries", "Connection", "connect", "timed out")):
+            reason = f"tracking server {server.group(0)} stopped answering"  # not requests' 300-character retry text
+        else:
+            reason = f"{type(exc).__name__}: " + (text.strip().splitlines() or [""])[0][:160]
+        print(f"warning: MLflow logging failed ({reason}) — results are kept on disk and this run goes on "
+              "without MLflow; restart the tracking server before the next run", file=sys.stderr, flush=True)
 
 
 def log_metrics(mlflow_client, run_id: str, metrics: dict[str, float], step: int = 0) -> None:

@@ -298,8 +298,10 @@ def _preflight(config, ref) -> None:
 
 
 def _check_finite(losses: list[float], name: str) -> None:
-    if any(not math.isfinite(x) for x in losses):
-        raise LtmError(f"{name}: the loss became NaN/inf — lower training.learning_rate (or use fp32/bf16 instead of fp16)")
+    bad = next((step for step, x in enumerate(losses, 1) if not math.isfinite(x)), None)
+    if bad is not None:
+        raise LtmError(f"{name}: the loss became NaN/inf at step {bad} — lower training.learning_rate "
+                       "(or use fp32/bf16 instead of fp16)")
 
 
 class _NoRun:

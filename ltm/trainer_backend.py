@@ -4,6 +4,7 @@ loss history, token counts and MLflow. Kept apart from `train.py` so that the da
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +94,8 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 stats.losses.append(float(logs["loss"]))
+                if not math.isfinite(stats.losses[-1]):
+                    control.should_training_stop = True  # a NaN/inf loss never recovers: stop now, not after the last step
                 if stats.advance is not None:
                     stats.advance(1, loss=stats.losses[-1])
                 if mlflow_client is not None:

@@ -51,6 +51,11 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+            # e.g. !!python/object/apply: the safe loader refused it, nothing ran; say so, not "syntax"
+            tag = problem.split("tag", 1)[1].strip(" '")
+            raise LtmError(f"{where}: YAML tag {tag!r} is not allowed (only plain values; nothing was run) "
+                           "— remove the tag") from None
         if exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
             problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise LtmError(f"{where}: invalid YAML: {problem} — fix the syntax there") from None
