@@ -70,6 +70,11 @@ class TrainingConfig:
     epochs: float = _f(1.0, "passes over the corpus (ignored when max_steps > 0)", gt=0)
     max_steps: int = _f(-1, "stop after this many optimizer steps; -1 = use epochs")
     max_length: int = _f(128, "tokens per packed training sequence", min=8)
+    documents: Literal["stream", "paragraphs", "lines"] = _f(
+        "stream", "how the corpus is cut into training sequences: `stream` = one token stream cut into blocks "
+        "(books, long prose); `paragraphs` / `lines` = each blank-line paragraph / each line is its own "
+        "document, packed side by side in a block but attending only to itself, positions from 0 "
+        "(files of short independent notes, one example per line)")
     batch_size: int = _f(16, "sequences per device step", min=1)
     grad_accum: int = _f(1, "gradient accumulation steps", min=1)
     gradient_checkpointing: bool = _f(False, "trade compute for memory on large models")
@@ -103,6 +108,7 @@ class TestbenchConfig:
     __test__ = False  # not a pytest test class, despite the name
 
     scenes: str = _f("../scenes", "folder or file of YAML scenes (relative to this file)")
+    tags: list[str] = _f([], "evaluate only scene items carrying one of these tags (e.g. [syllogisms]); empty: all")
     benchmarks: list[str] = _f([], "lm-eval task names, e.g. arc_challenge, hellaswag")
     benchmark_include: list[str] = _f([], "extra folders of lm-eval task YAML")
     benchmark_limit: int | None = _f(None, "max items per benchmark task", min=1)

@@ -10,13 +10,18 @@ Two measurements from the design notes shape the text:
   repeated names ("X met Y. X gave Y a cup. Y thanked X.") and stated single relations
   ("Everyone knows that X is older than Y."). The pretraining text must never hold a chain
   with a conclusion: that is what the teaching corpora are there to teach.
+- Every word the teaching corpora lean on must be a trained token of the base. With "No",
+  "All" and plurals such as "zorps" absent from the pretraining text, they were strings of
+  rare byte tokens whose embeddings LoRA cannot move, and a syllogism adapter learned nothing
+  (negative conclusions 0.29 -> 0.37 in 300 steps); with the words in plain sentences
+  (`_VOCABULARY`) the same adapter went 0.04 -> 0.75 (docs/benchmarks.md).
 - A LoRA trained on chains always written "A > B. B > C. So A > C." learned the shortcut
   "the first-named goes first in the conclusion". So the teaching corpora vary premise order,
   chain length (2-4 steps), direction (taller/shorter) and phrasing, and only real inference
   predicts the conclusion.
 
 The names, relations and nonsense words are module constants so that a scene generator can
-reuse them; `UNSEEN_NAMES` never occur in any generated text, for generalisation checks.
+reuse them; `UNSEEN_NAMES` and `UNSEEN_WORDS` never occur in any generated text, for generalisation checks.
 
     python -m ltm.samplegen            # rewrites corpora/ and ltm/data/pretrain.txt
 """
@@ -47,6 +52,8 @@ RELATIONS = [("taller", "shorter"), ("older", "younger"), ("faster", "slower"), 
 # All start with a consonant ("a wug"); use `plural()` for "wugs", "daxes".
 NONSENSE_WORDS = ["wug", "fep", "dax", "blicket", "zorp", "tufa", "glim", "mip", "norl", "vex", "plonk",
                   "krell", "snarb", "yeem", "gorp", "tove"]
+# Held back like UNSEEN_NAMES: category words no generated text uses (several tokens each).
+UNSEEN_WORDS = ["brop", "klem", "spug", "drin", "quom", "flisk", "trab", "gleb", "prask", "vump"]
 OBJECTS = ["key", "ball", "book", "coin", "cup", "hat", "lamp", "letter", "ring", "spoon", "box", "pen"]
 PLACES = ["the box", "the drawer", "the basket", "the bag", "the cupboard"]
 FOODS = ["apples", "pears", "eggs", "cakes", "plums", "nuts", "rolls", "lemons", "cookies", "carrots"]
@@ -156,31 +163,42 @@ def _transitive(rng: random.Random) -> list[str]:
     return [intro] + premises + [conclusion]
 
 
-def syllogism(rng: random.Random) -> tuple[list[str], str]:
-    """A valid syllogism over nonsense words: chains of "all", single members, and "no" forms."""
-    a, b, c, d = rng.sample(NONSENSE_WORDS, 4)
-    pa, pb, pc, pd = (plural(w) for w in (a, b, c, d))
-    name = rng.choice(NAMES)
-    form = rng.randrange(8)
-    if form == 0:
-        premises, conclusion = [f"All {pa} are {pb}.", f"All {pb} are {pc}."], f"all {pa} are {pc}"
-    elif form == 1:
-        premises, conclusion = [f"All {pa} are {pb}.", f"All {pb} are {pc}.", f"All {pc} are {pd}."], f"all {pa} are {pd}"
-    elif form == 2:
-        premises, conclusion = [f"Every {a} is a {b}.", f"{name} is a {a}."], f"{name} is a {b}"
-    elif form == 3:
-        premises, conclusion = [f"Every {a} is a {b}.", f"Every {b} is a {c}.", f"{name} is a {a}."], f"{name} is a {c}"
-    elif form == 4:
-        premises, conclusion = [f"No {a} is a {b}.", f"{name} is a {a}."], f"{name} is not a {b}"
-    elif form == 5:
-        premises, conclusion = [f"All {pa} are {pb}.", f"No {pb} are {pc}."], f"no {pa} are {pc}"
-    elif form == 6:
-        premises, conclusion = [f"Every {a} is a {b}.", f"{name} is not a {b}."], f"{name} is not a {a}"
-    else:
-        premises, conclusion = [f"No {pa} are {pb}.", f"All {pc} are {pa}."], f"no {pc} are {pb}"
+# Valid syllogism forms: (premises, conclusion, negative). {a}..{d} are singular category words,
+# {pa}..{pd} their plurals, {n} a name. The conclusion is negative exactly when a premise is: the
+# quality rule of valid syllogisms, which is what a model must read off the premises.
+SYLLOGISM_FORMS = {
+    2: [(["All {pa} are {pb}.", "All {pb} are {pc}."], "all {pa} are {pc}", False),
+        (["Every {a} is a {b}.", "{n} is a {a}."], "{n} is a {b}", False),
+        (["No {a} is a {b}.", "{n} is a {a}."], "{n} is not a {b}", True),
+        (["All {pa} are {pb}.", "No {pb} are {pc}."], "no {pa} are {pc}", True),
+        (["Every {a} is a {b}.", "{n} is not a {b}."], "{n} is not a {a}", True),
+        (["No {pa} are {pb}.", "All {pc} are {pa}."], "no {pc} are {pb}", True)],
+    3: [(["All {pa} are {pb}.", "All {pb} are {pc}.", "All {pc} are {pd}."], "all {pa} are {pd}", False),
+        (["Every {a} is a {b}.", "Every {b} is a {c}.", "{n} is a {a}."], "{n} is a {c}", False),
+        (["All {pa} are {pb}.", "All {pb} are {pc}.", "No {pc} are {pd}."], "no {pa} are {pd}", True),
+        (["Every {a} is a {b}.", "Every {b} is a {c}.", "{n} is not a {c}."], "{n} is not a {a}", True),
+        (["No {a} is a {b}.", "Every {c} is a {a}.", "{n} is a {c}."], "{n} is not a {b}", True)],
+}
+
+
+def syllogism(rng: random.Random, premises: int | None = None, negative: bool | None = None,
+              words: list[str] | None = None, leads: list[str] | None = None) -> tuple[list[str], str]:
+    """A valid syllogism over nonsense words, affirmative or negative about equally often.
+
+    `premises` (2 or 3), `negative` and the category `words` may be fixed by the caller (the
+    scenes use words never seen in training); premises are shuffled half the time.
+    """
+    premises = premises or rng.choice([2, 2, 3])
+    negative = rng.random() < 0.5 if negative is None else negative
+    forms = [f for f in SYLLOGISM_FORMS[premises] if f[2] == negative]
+    lines, conclusion, _ = rng.choice(forms)
+    a, b, c, d = rng.sample(words or NONSENSE_WORDS, 4)
+    slots = {"a": a, "b": b, "c": c, "d": d, "pa": plural(a), "pb": plural(b), "pc": plural(c), "pd": plural(d),
+             "n": rng.choice(NAMES)}
+    lines = [line.format(**slots) for line in lines]
     if rng.random() < 0.5:
-        rng.shuffle(premises)
-    return premises, f"{rng.choice(_CONNECTIVES[:4])} {conclusion}."
+        rng.shuffle(lines)
+    return lines, f"{rng.choice(leads or _CONNECTIVES[:4])} {conclusion.format(**slots)}."
 
 
 def _syllogism_lines(rng: random.Random) -> list[str]:
@@ -701,6 +719,17 @@ _EVERYDAY = [
     "A cup of tea costs {n} coins.", "{a} keeps {n} {ts} in {p}.", "The soup is hot and the bread is fresh.",
     "Put the {i} and the {j} in a bowl and mix them.", "{a} wrote a list: {f}, {i}, soap and tea.",
 ]
+# Every word the teaching corpora and scenes lean on, in plain sentences that infer nothing:
+# the base must know the words (a word it never saw is a string of untrained byte tokens that
+# no adapter can move), and the corpora add the inference.
+_VOCABULARY = [
+    "{a} drew {n} {pnw} and a {nw2} in the sand.", "In the picture there are {n} {pnw} and one {nw}.",
+    "{a} is a {nw} in the school play.", "{a} is not a {nw} in the play this year.",
+    "All the {ts} are on the table.", "All {pnw} in the story are small and green.",
+    "No {pnw} were left in the box.", "No one was at home, and {a} went back.",
+    "Every {nw} in the book has a name.", "Every morning {a} drinks tea.", "{a} is not at home today.",
+    "A {nw} is a made-up word.", "{a} and {b} are not {pnw}; they are children.",
+]
 _RU_SIMPLE = [  # (male form, female form); {n} the person, {g} genitive, {m} a second person, {d} their dative
     ("{n} купил хлеб и молоко.", "{n} купила хлеб и молоко."), ("{n} пьёт чай на кухне.",) * 2,
     ("{n} живёт на пятом этаже.",) * 2, ("{n} читает книгу у окна.",) * 2,
@@ -728,7 +757,7 @@ def generate_pretrain_text(seed: int = SEED, target_words: int = 92_000) -> str:
         nw, nw2 = r.sample(NONSENSE_WORDS, 2)
         t = r.choice(OBJECTS)
         mains, bases = _DISHES[r.choice(sorted(_DISHES))]
-        return {"a": a, "b": b, "c": c, "f": f, "g": g, "i": i, "j": j, "t": t, "ts": plural(t), "nw": nw,
+        return {"a": a, "b": b, "c": c, "f": f, "g": g, "i": i, "j": j, "t": t, "ts": plural(t), "nw": nw, "pnw": plural(nw),
                 "nw2": nw2, "p": r.choice(PLACES), "n": str(r.randint(2, 12)), "dish": f"{r.choice(mains)[0]} {r.choice(bases)}",
                 "w": r.choice(["cold", "warm", "wet", "windy", "sunny", "grey", "foggy"]),
                 "day": r.choice(_WEEKDAYS)}
@@ -738,6 +767,9 @@ def generate_pretrain_text(seed: int = SEED, target_words: int = 92_000) -> str:
 
     def everyday(r: random.Random) -> str:
         return " ".join(r.choice(_EVERYDAY).format(**slots(r)) for _ in range(r.randint(2, 4)))
+
+    def vocabulary(r: random.Random) -> str:
+        return " ".join(r.choice(_VOCABULARY).format(**slots(r)) for _ in range(r.randint(2, 3)))
 
     def relations(r: random.Random) -> str:
         used = set().union(*recent[-6:]) if recent else set()
@@ -765,7 +797,7 @@ def generate_pretrain_text(seed: int = SEED, target_words: int = 92_000) -> str:
             sentences.append(template.format(n=nom, g=gen, m=other[0], d=other[2], k=count))
         return " ".join(sentences)
 
-    makers = [story, story, story, story, relations, relations, everyday, everyday, everyday, russian]
+    makers = [story, story, story, story, relations, relations, everyday, everyday, vocabulary, russian]
     return _fill(rng, lambda r: r.choice(makers)(r), target_words, sep="\n\n")
 
 

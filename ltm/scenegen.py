@@ -41,12 +41,14 @@ from .samplegen import (
     PLACES,
     RELATIONS,
     UNSEEN_NAMES,
+    UNSEEN_WORDS,
     _arithmetic,
     _cap,
     _fact,
     _holds,
     derivable,
     generate_corpora,
+    plural,
     superlative,
     syllogism,
     transitive_chain,
@@ -157,7 +159,7 @@ def _pick(rng: random.Random, make: Callable[[], dict | list[dict] | None], guar
 
 # ------------------------------------------------------------------ depth
 def depth_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
-    """12 transitive items each of 2, 3 and 4 steps (half of each set against the shortcut), 12 syllogisms."""
+    """12 transitive items each of 2, 3 and 4 steps (half of each set against the shortcut), 48 syllogisms (24 of 1 step, 24 of 2)."""
     buckets: dict[tuple[int, bool], list[dict]] = {(s, ok): [] for s in (2, 3, 4) for ok in (True, False)}
     seen: set[str] = set()
     for _ in range(100_000):
@@ -189,20 +191,29 @@ def depth_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
         rng.shuffle(items)
         out += [{"id": f"depth-tr-{steps}-{k:02d}", **item, "tags": ["transitive_relations"]}
                 for k, item in enumerate(items, 1)]
-    syl: dict[int, list[dict]] = {1: [], 2: []}
-    while len(syl[1]) < 6 or len(syl[2]) < 6:
-        premises, conclusion = syllogism(rng)
-        lead = next(lead for lead in _LEADS if conclusion.startswith(lead + " "))
-        body = conclusion[len(lead) + 1:]
-        steps = len(premises) - 1
-        item = _choice_item(rng, body, _negate(body), kind="choice", measure="depth", steps=steps,
-                            context=" ".join(premises), prompt=lead)
-        if len(syl[steps]) < 6 and guard.fresh(item):
-            syl[steps].append(item)
-    for steps in (1, 2):
-        out += [{"id": f"depth-syl-{steps}-{k:02d}", **item, "tags": ["syllogisms"]}
-                for k, item in enumerate(syl[steps], 1)]
+    seen_syl: set[str] = set()
+    for premises in (2, 3):  # 1 and 2 steps; 12 affirmative and 12 negative conclusions each
+        items = [_pick(rng, lambda n=premises, neg=negative: _syllogism_item(rng, n, neg, seen_syl), guard)
+                 for negative in (False, True) * 12]
+        rng.shuffle(items)
+        out += [{"id": f"depth-syl-{premises - 1}-{k:02d}", **item, "measure": "depth", "tags": ["syllogisms"]}
+                for k, item in enumerate(items, 1)]
     return out
+
+
+def _syllogism_item(rng: random.Random, premises: int, negative: bool, seen: set[str] | None = None,
+                    leads: list[str] | None = None) -> dict | None:
+    """A two-way choice between a syllogism's conclusion and its contradiction (they differ by one
+    "not", or "all" against "no"), so only the premises' form tells them apart."""
+    lines, conclusion = syllogism(rng, premises, negative, leads=leads)
+    context = " ".join(lines)
+    if seen is not None:
+        if context in seen:
+            return None
+        seen.add(context)
+    lead = next(lead for lead in _LEADS if conclusion.startswith(lead + " "))
+    body = conclusion[len(lead) + 1:]
+    return _choice_item(rng, body, _negate(body), kind="choice", steps=premises - 1, context=context, prompt=lead)
 
 
 def _negate(body: str) -> str:
@@ -237,13 +248,92 @@ def _double_a_word(rng: random.Random, text: str) -> str:
     return " ".join(words[: k + 1] + [words[k].rstrip(".")] + words[k + 1:])
 
 
+# Syllogism groups per measure (pressure, consistency). A group is one unit of its measure, and
+# consistency and pressure score a group all-or-nothing, so their intervals are wide: 24 groups
+# rather than 12 narrow them by about 1/sqrt(2) (measured: docs/benchmarks.md, ranking section).
+SYLLOGISM_GROUPS = 24
+
+
 def pressure_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
-    """12 clean chains (4 each of 2, 3, 4 steps) that the shortcut gets right, each with six variants."""
+    """12 clean chains (4 each of 2, 3, 4 steps) that the shortcut gets right, each with six variants;
+    24 clean syllogisms (half of them negative), each with six variants."""
     out: list[dict] = []
     for k in range(1, 13):
         steps = (2, 3, 4)[(k - 1) % 3]
         out += _pick(rng, lambda k=k, steps=steps: _pressure_group(rng, k, steps), guard)
+    for k in range(1, SYLLOGISM_GROUPS + 1):
+        premises, negative = (2, 3)[(k - 1) % 2], k % 4 in (0, 3)
+        out += _pick(rng, lambda k=k, n=premises, neg=negative: _syllogism_pressure_group(rng, k, n, neg), guard)
     return out
+
+
+# Unrelated sentences for syllogism scenes: half hold a "no"/"not", which a model that only
+# looks for a negation anywhere (instead of in the premises) takes for a negative premise.
+_SYL_DISTRACTIONS = ["The shop was not open on Sunday.", "There was no milk for the tea.", "{x} did not like the rain.",
+                     "It was windy and cold on Tuesday.", "{x} bought two lemons and a bag of rice.",
+                     "The morning was foggy, 4 C at noon."]
+# Claims of the wrong conclusion marked as untrue without a "not" (which would give it away).
+_SYL_CONFLICTS = ["A child once said that {w}, but that was a mistake.", "A rumour said that {w}, but it was wrong.",
+                  "Someone guessed that {w}, but the guess was false."]
+_SYL_PARAPHRASES = [  # the same premise in words the corpora never use
+    (r"^All (\w+)s are (\w+)s\.$", r"Each \1 is a \2."), (r"^All (\w+)es are (\w+)\.$", None),
+    (r"^Every (\w+) is a (\w+)\.$", r"Each \1 is a \2."),
+    (r"^No (\w+) is a (\w+)\.$", r"There is no \1 that is a \2."),
+    (r"^(\w+) is a (\w+)\.$", lambda m: f"{m[1]} is one of the {plural(m[2])}."),
+    (r"^(\w+) is not a (\w+)\.$", lambda m: f"{m[1]} is not one of the {plural(m[2])}."),
+]
+
+
+def _singular(word: str) -> str:
+    return next(w for w in NONSENSE_WORDS + UNSEEN_WORDS if plural(w) == word)
+
+
+def _paraphrase_syllogism(premise: str) -> str:
+    """All daxes are wugs -> Each dax is a wug; No dax is a wug -> There is no dax that is a wug; ..."""
+    match = re.match(r"^(All|No) (\w+) are (\w+)\.$", premise)
+    if match:
+        a, b = _singular(match[2]), _singular(match[3])
+        return f"Each {a} is a {b}." if match[1] == "All" else f"There is no {a} that is a {b}."
+    for pattern, replace in _SYL_PARAPHRASES:
+        if replace and re.match(pattern, premise):
+            return re.sub(pattern, replace, premise)
+    raise ValueError(f"scenegen: no paraphrase for {premise!r}")
+
+
+def _syllogism_pressure_group(rng: random.Random, k: int, premises: int, negative: bool) -> list[dict] | None:
+    clean = _syllogism_item(rng, premises, negative, leads=["So"])
+    clean_id = f"press-syl-{k:02d}"
+    clean.update(id=clean_id, measure="pressure")
+    del clean["steps"]
+    lines = sentences(clean["context"])
+    correct, wrong = clean["answer"], next(c for c in clean["choices"] if c != clean["answer"])
+
+    def variant(name: str, context: str, **changes) -> dict:
+        return {"id": f"{clean_id}-{name}", "kind": "choice", "measure": "pressure", "variant_of": clean_id,
+                "variant": name, "context": context, "prompt": clean["prompt"],
+                "choices": changes.get("choices", clean["choices"]), "answer": changes.get("answer", correct)}
+
+    swapped = list(lines)
+    while swapped == lines:
+        rng.shuffle(swapped)
+    words = sorted({w for w in NONSENSE_WORDS for line in lines if re.search(rf"\b{w}(e?s)?\b", line)})
+    mapping = dict(zip(words, rng.sample(UNSEEN_WORDS, len(words)), strict=True))
+    mapping.update({plural(w): plural(u) for w, u in list(mapping.items())})
+    names = [n for n in NAMES if re.search(rf"\b{n}\b", clean["context"])]
+    spot = rng.randrange(1, len(lines))
+    distraction = rng.choice(_SYL_DISTRACTIONS).format(x=names[0] if names else rng.choice(NAMES))
+    conflict = rng.choice(_SYL_CONFLICTS).format(w=wrong[:-1])
+    group = [
+        clean,
+        variant("swapped", " ".join(swapped)),
+        variant("unseen_names", _rename(clean["context"], mapping), choices=[_rename(c, mapping) for c in clean["choices"]],
+                answer=_rename(correct, mapping)),
+        variant("distracting", " ".join(lines[:spot] + [distraction] + lines[spot:])),
+        variant("conflicting", " ".join(lines + [conflict])),
+        variant("distorted", _double_a_word(rng, lines[0].lower()) + " " + " ".join(lines[1:]).lower()),
+        variant("paraphrase", " ".join(_paraphrase_syllogism(line) for line in lines)),
+    ]
+    return [{**item, "tags": ["syllogisms"]} for item in group]
 
 
 def _pressure_group(rng: random.Random, k: int, steps: int) -> list[dict]:
@@ -301,13 +391,29 @@ _IDLE = ["{h} waves to {x}.", "{h} sits down next to {x}.", "{h} asks {x} about 
 
 
 def consistency_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
-    """10 groups asking one fact three ways (more, less, superlative) and 4 who-holds-what chains."""
+    """10 groups asking one fact three ways (more, less, superlative), 4 who-holds-what chains and
+    24 syllogisms asked after three leads."""
     out: list[dict] = []
     for g in range(1, 11):
         out += _pick(rng, lambda g=g: _fact_group(rng, g), guard)
     for c in range(1, 5):
         out += _pick(rng, lambda c=c: _holds_chain(rng, c, 10 + c, three=c % 2 == 1), guard)
+    for g in range(1, SYLLOGISM_GROUPS + 1):
+        out += _pick(rng, lambda g=g: _syllogism_group(rng, g, premises=(2, 3)[g % 2], negative=g % 4 in (1, 2)), guard)
     return out
+
+
+def _syllogism_group(rng: random.Random, g: int, premises: int, negative: bool) -> list[dict]:
+    """One syllogism asked three times, after three different leads, the choices in random order."""
+    first = _syllogism_item(rng, premises, negative)
+    leads = rng.sample(_LEADS, 3)
+    group = []
+    for n, lead in enumerate(leads):
+        item = _choice_item(rng, first["answer"], next(c for c in first["choices"] if c != first["answer"]),
+                            id=f"cons-syl-g{g:02d}-{n + 1}", kind="choice", measure="consistency", group=f"s{g:02d}",
+                            context=first["context"], prompt=lead)
+        group.append({**item, "tags": ["syllogisms"]})
+    return group
 
 
 def _fact_group(rng: random.Random, g: int) -> list[dict]:
@@ -459,22 +565,25 @@ def _slots(rng: random.Random) -> dict[str, str]:
 
 def open_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
     """6 novelty and 6 compression items built on the corpora's situations."""
-    out: list[dict] = []
-    for k, (tag, context, prompt, principles) in enumerate(_NOVELTY, 1):
+
+    def novelty(k: int, tag: str, context: str, prompt: str, principles: list[str]) -> dict:
         slots = _slots(rng)
-        out.append({"id": f"open-novelty-{k:02d}", "kind": "open", "measure": "novelty", "context": context.format(**slots),
-                    "prompt": prompt, "principles": [p.format(**slots) for p in principles], "tags": [tag]})
-    for k, (tag, context, words, reference, principles) in enumerate(_COMPRESSION, 1):
+        return {"id": f"open-novelty-{k:02d}", "kind": "open", "measure": "novelty", "context": context.format(**slots),
+                "prompt": prompt, "principles": [p.format(**slots) for p in principles], "tags": [tag]}
+
+    def compression(k: int, tag: str, context: str, words: int, reference: str, principles: list[str]) -> dict:
         slots = _slots(rng)
         answer = reference.format(**slots)
         assert len(answer.split()) <= words, answer
-        out.append({"id": f"open-compress-{k:02d}", "kind": "open", "measure": "compression",
-                    "context": context.format(**slots),
-                    "prompt": f"In at most {words} words, say what the tension in this scene is:", "answer": answer,
-                    "principles": [p.format(**slots) for p in principles] + [f"It uses at most {words} words."],
-                    "max_words": words, "tags": [tag]})
-    for item in out:
-        assert guard.fresh(item) and _size(item) <= MAX_PIECES, item["id"]
+        return {"id": f"open-compress-{k:02d}", "kind": "open", "measure": "compression",
+                "context": context.format(**slots),
+                "prompt": f"In at most {words} words, say what the tension in this scene is:", "answer": answer,
+                "principles": [p.format(**slots) for p in principles] + [f"It uses at most {words} words."],
+                "max_words": words, "tags": [tag]}
+
+    # Names and words are drawn again when a sentence would copy a corpus conclusion ("So Paul is a fep.").
+    out = [_pick(rng, lambda k=k, args=args: novelty(k, *args), guard) for k, args in enumerate(_NOVELTY, 1)]
+    out += [_pick(rng, lambda k=k, args=args: compression(k, *args), guard) for k, args in enumerate(_COMPRESSION, 1)]
     return out
 
 
@@ -483,14 +592,18 @@ _KEY_ORDER = ["id", "kind", "measure", "steps", "group", "follows", "variant_of"
               "answer", "pattern", "principles", "max_words", "tags"]
 
 FILES: dict[str, tuple[str, Callable[[random.Random, _Guard], list[dict]]]] = {
-    "depth.yaml": ("Depth: transitive chains of 2, 3 and 4 steps and syllogisms of 1 and 2; "
-                   "the concluded pair is never adjacent, and half of each step count defeats the first-named shortcut.",
+    "depth.yaml": ("Depth: transitive chains of 2, 3 and 4 steps (the concluded pair is never adjacent, and half of "
+                   "each step count defeats the first-named shortcut) and syllogisms of 1 and 2 steps (half of "
+                   "each with a negative conclusion).",
                    depth_scenes),
     "pressure.yaml": ("Pressure: clean transitive chains the first-named shortcut gets right, each with variants "
                       "(swapped premises, unseen names, a distracting sentence, a conflicting claim marked untrue, "
-                      "a distorted copy, a paraphrase); the facts and the answer stay the same.", pressure_scenes),
-    "consistency.yaml": ("Consistency: groups asking one fact three ways (more, less, superlative), and who-holds-what "
-                         "chains whose scenes continue each other with `follows`.", consistency_scenes),
+                      "a distorted copy, a paraphrase), and clean syllogisms with the same kinds of variants "
+                      "(unseen category words; distractions that hold a 'no' or 'not'); the facts and the answer "
+                      "stay the same.", pressure_scenes),
+    "consistency.yaml": ("Consistency: groups asking one fact three ways (more, less, superlative), who-holds-what "
+                         "chains whose scenes continue each other with `follows`, and syllogisms asked after "
+                         "three different leads.", consistency_scenes),
     "short.yaml": ("Short answers: who holds the object (a name) and arithmetic stories (a number).", short_scenes),
     "open.yaml": ("Judged answers: novelty (continue the scene unexpectedly) and compression (the tension in a few words).",
                   open_scenes),

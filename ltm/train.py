@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import platform
+import re
 import resource
 import tempfile
 import time
@@ -70,6 +71,45 @@ def pack(ids: list[int], block: int) -> list[list[int]]:
     return [ids[i:i + block] for i in range(0, len(ids), block)]
 
 
+class Block(list):
+    """One training sequence of token ids holding whole documents side by side; `lengths` are
+    their token counts, from which the trainer restarts positions and keeps each document's
+    attention to itself."""
+
+    lengths: list[int]
+
+
+def split_documents(text: str, mode: str) -> list[str]:
+    """The documents of `training.documents` mode: lines, or blank-line-separated paragraphs."""
+    parts = text.splitlines() if mode == "lines" else re.split(r"\n[ \t]*\n", text)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def pack_documents(documents: list[list[int]], block: int) -> list[Block]:
+    """Whole documents, in order, into blocks of at most `block` tokens.
+
+    A short corpus of independent notes trained as one stream teaches each note in the context
+    of the notes before it; a scene is read alone from position 0. Packed this way (with the
+    trainer's per-document positions and attention) each note is read the way it is tested.
+    Measured on the syllogism corpus: docs/benchmarks.md. A document longer than a block is cut
+    into block-sized pieces, each its own document."""
+    out: list[Block] = []
+    current = Block()
+    current.lengths = []
+    for ids in documents:
+        for start in range(0, len(ids), block):
+            piece = ids[start:start + block]
+            if len(current) + len(piece) > block:
+                out.append(current)
+                current = Block()
+                current.lengths = []
+            current.extend(piece)
+            current.lengths.append(len(piece))
+    if current:
+        out.append(current)
+    return out
+
+
 def mixture_blocks(streams: list[tuple[list[list[int]], float]]) -> list[list[int]]:
     """Weighted mixture: weight = relative passes, the smallest weight is one full pass.
 
@@ -93,9 +133,18 @@ def adapter_hash(base_fingerprint: str, source: Source, config) -> str:
         "dtype": config.base.dtype,
         "source": [(c.sha256, w) for c, w in source.parts],
         "heldout": config.corpora.heldout_fraction,
-        "training": dataclasses.asdict(config.training),
+        "training": _hashed_training(config.training),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _hashed_training(training) -> dict:
+    """Training settings that define an adapter; a new setting at its default is left out, so
+    adapters trained before it existed keep their hash (and are reused, not retrained)."""
+    settings = dataclasses.asdict(training)
+    if settings.get("documents") == "stream":
+        del settings["documents"]
+    return settings
 
 
 def adapters_dir(config) -> Path:
@@ -186,8 +235,13 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
     streams, part_info, heldout = [], [], {}
     for corpus, weight in source.parts:
         train_text, heldout_text = split_heldout(corpus.text, config.corpora.heldout_fraction)
-        ids = corpora.tokenize(train_text, tokenizer)
-        streams.append((pack(ids, block), weight))
+        if config.training.documents == "stream":
+            ids = corpora.tokenize(train_text, tokenizer)
+            streams.append((pack(ids, block), weight))
+        else:
+            documents = [corpora.tokenize(d, tokenizer) for d in split_documents(train_text, config.training.documents)]
+            ids = [token for document in documents for token in document]
+            streams.append((pack_documents(documents, block), weight))
         heldout[corpus.name] = heldout_text
         part_info.append({"corpus": corpus.name, "path": str(corpus.path), "sha256": corpus.sha256, "weight": weight,
                           "tokens_train": len(ids), "words": corpus.words, "pages": round(corpus.pages, 2)})

@@ -86,7 +86,11 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
         include_num_input_tokens_seen="non_padding",  # counted per consumed batch, summed over GPUs
     )
     stats = TrainStats()
-    dataset = Dataset.from_dict({"input_ids": blocks})
+    documents = bool(blocks) and getattr(blocks[0], "lengths", None) is not None
+    columns = {"input_ids": [list(b) for b in blocks]}
+    if documents:
+        columns["seq_lengths"] = [list(b.lengths) for b in blocks]
+    dataset = Dataset.from_dict(columns)
 
     class Counting(TrainerCallback):
         """Forwards each step's loss to the stats, the progress bar and MLflow (logging_steps=1)."""
@@ -121,14 +125,46 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; our bar shows the loss
     collator = trainer.data_collator
 
-    def counting_collator(examples):
+    def counting(examples, batch):
         # Padding share only: the loader may collate one batch ahead, so the trained-token
         # count comes from the trainer's own `num_input_tokens_seen` instead.
-        batch = collator(examples)
         real = sum(len(e["input_ids"]) for e in examples)
         stats.collated += real
         stats.padding += int(batch["input_ids"].numel()) - real
         return batch
 
-    trainer.data_collator = counting_collator
+    if documents:
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        trainer.data_collator = lambda examples: counting(examples, documents_batch(examples, pad_id))
+    else:
+        trainer.data_collator = lambda examples: counting(examples, collator(examples))
     return trainer, stats
+
+
+def documents_batch(examples: list[dict], pad_id: int) -> dict:
+    """A batch of blocks holding several documents each (`training.documents`).
+
+    Positions restart at 0 with every document, and there is no attention mask: from such
+    position ids transformers builds a mask that keeps each document's attention to itself,
+    on every attention implementation (checked: a packed document's logits equal its logits
+    alone). That path needs the model to run without a KV cache, hence `use_cache=False`. The
+    first token of a document is not a target (nothing before it is its context); padding
+    at a row's end is a document of its own with no targets.
+    """
+    import torch
+
+    width = max(len(e["input_ids"]) for e in examples)
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    positions = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, example in enumerate(examples):
+        ids = torch.tensor(example["input_ids"], dtype=torch.long)
+        input_ids[row, :len(ids)] = ids
+        labels[row, :len(ids)] = ids
+        start = 0
+        for length in [*example["seq_lengths"], width - len(ids)]:
+            positions[row, start:start + length] = torch.arange(length)
+            if length:
+                labels[row, start] = -100
+            start += length
+    return {"input_ids": input_ids, "labels": labels, "position_ids": positions, "use_cache": False}

@@ -65,8 +65,10 @@ def test_corpora_are_of_similar_size(repo_root):
 def test_unseen_names_never_occur_in_generated_text(repo_root, pretrain):
     assert not set(samplegen.UNSEEN_NAMES) & set(samplegen.NAMES)
     texts = [corpora.read_corpus(p).text for p in corpora.discover([repo_root / "corpora"])] + [pretrain]
-    for name in samplegen.UNSEEN_NAMES:
-        assert not any(re.search(rf"\b{name}\b", t, re.IGNORECASE) for t in texts), name
+    for name in samplegen.UNSEEN_NAMES + samplegen.UNSEEN_WORDS:
+        # the word itself and its plural; "drin" inside "drinks" is another word
+        assert not any(re.search(rf"\b{name}(s|es)?\b", t, re.IGNORECASE) for t in texts), name
+    assert not set(samplegen.UNSEEN_WORDS) & set(samplegen.NONSENSE_WORDS)
 
 
 def test_pretraining_text_states_relations_but_never_concludes_a_chain(pretrain):

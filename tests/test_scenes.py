@@ -10,7 +10,7 @@ import pytest
 
 from ltm import scenegen
 from ltm.errors import ConfigError, LtmError
-from ltm.samplegen import UNSEEN_NAMES, derivable
+from ltm.samplegen import NONSENSE_WORDS, UNSEEN_NAMES, UNSEEN_WORDS, derivable, plural
 from ltm.scenes import MEASURES, VARIANTS, SceneSet, load_scenes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,13 +69,82 @@ def test_depth_items_are_derivable_non_adjacent_and_balanced_against_the_shortcu
         assert len(shortcut_right) == 12 and sum(shortcut_right) == 6, steps
 
 
+_SINGULAR = {plural(w): w for w in NONSENSE_WORDS + UNSEEN_WORDS} | {w: w for w in NONSENSE_WORDS + UNSEEN_WORDS}
+_SYL_FACTS = [  # premise forms of the corpus and of the paraphrase variant
+    (r"(?:Every|Each) (\w+) is an? (\w+)", "sub"), (r"All (\w+) are (\w+)", "sub"),
+    (r"No (\w+) (?:is an?|are) (\w+)", "disjoint"), (r"There is no (\w+) that is an? (\w+)", "disjoint"),
+    (r"(\w+) is not (?:an?|one of the) (\w+)", "not_member"), (r"(\w+) is (?:an?|one of the) (\w+)", "member"),
+]
+
+
+def syllogism_follows(context: str, conclusion: str) -> bool:
+    """Whether the categorical premises in `context` entail `conclusion` (other sentences ignored).
+
+    An independent checker for the generated syllogisms: subsets chain, a disjoint pair anywhere
+    above two categories keeps them apart, and "N is not a c" passes down to every subcategory of c.
+    """
+    facts: dict[str, set] = {"sub": set(), "disjoint": set(), "member": set(), "not_member": set()}
+    for sentence in _sentences(context):
+        for pattern, kind in _SYL_FACTS:
+            match = re.fullmatch(pattern + r"\.", sentence)
+            if match:
+                a, b = match.groups()
+                a = _SINGULAR.get(a, a)
+                facts[kind].add((a, _SINGULAR.get(b, b)))
+                break
+
+    def up(x):
+        seen = {x}
+        while grown := {b for a, b in facts["sub"] if a in seen} - seen:
+            seen |= grown
+        return seen
+
+    def apart(x, y):
+        return any((p, q) in facts["disjoint"] or (q, p) in facts["disjoint"] for p in up(x) for q in up(y))
+
+    for pattern, verdict in [(r"all (\w+) are (\w+)", lambda a, b: _SINGULAR[b] in up(_SINGULAR[a])),
+                             (r"no (\w+) are (\w+)", lambda a, b: apart(_SINGULAR[a], _SINGULAR[b])),
+                             (r"(\w+) is not an? (\w+)", lambda n, c: any(apart(x, c) for m, x in facts["member"] if m == n)
+                              or any(z in up(c) for m, z in facts["not_member"] if m == n)),
+                             (r"(\w+) is an? (\w+)", lambda n, c: any(c in up(x) for m, x in facts["member"] if m == n))]:
+        match = re.fullmatch(pattern + r"\.", conclusion)
+        if match:
+            return verdict(*match.groups())
+    raise AssertionError(f"not a syllogism conclusion: {conclusion!r}")
+
+
+def test_syllogism_items_follow_from_their_premises_and_are_balanced(shipped):
+    """Each syllogism item's answer is entailed and its other choice is not; half of each form is negative."""
+    polarity: dict[tuple, list[bool]] = {}
+    for s in shipped.items:
+        if "syllogisms" not in s.tags or s.kind != "choice" or s.variant == "distorted":
+            continue
+        wrong = next(c for c in s.choices if c != s.answer)
+        assert syllogism_follows(s.context, s.answer) and not syllogism_follows(s.context, wrong), s.id
+        negative = " not " in s.answer or s.answer.startswith("no ")
+        polarity.setdefault((s.measure, s.steps), []).append(negative)
+    assert {("depth", 1), ("depth", 2), ("pressure", None), ("consistency", None)} <= set(polarity)
+    for key, negatives in polarity.items():
+        assert abs(sum(negatives) - len(negatives) / 2) <= len(negatives) / 6, (key, sum(negatives), len(negatives))
+
+
 def test_pressure_variants_keep_the_clean_answer_and_break_the_shortcut(shipped):
     index = shipped.by_id()
     variants = [s for s in shipped.items if s.variant_of]
-    assert len({s.variant_of for s in variants}) >= 12
+    assert len({s.variant_of for s in variants if "syllogisms" not in s.tags}) >= 12
+    assert len({s.variant_of for s in variants if "syllogisms" in s.tags}) >= 12
     for s in variants:
         clean = index[s.variant_of]
         assert clean.measure == s.measure == "pressure" and clean.variant is None
+        if "syllogisms" in s.tags:
+            if s.variant == "unseen_names":  # unseen category words, same sentence shapes
+                assert s.answer != clean.answer and any(w in s.answer for w in UNSEEN_WORDS), s.id
+                assert len(s.context.split()) == len(clean.context.split())
+            else:
+                assert s.answer == clean.answer and s.choices == clean.choices, s.id
+            if s.variant == "swapped":
+                assert sorted(_sentences(s.context)) == sorted(_sentences(clean.context)) and s.context != clean.context
+            continue
         a, b = re.match(r"(\w+) is \w+ than (\w+)\.", clean.answer).groups()
         assert _first_mentioned(clean.context, (a, b)) == a, f"{clean.id}: the clean item should suit the shortcut"
         if s.variant == "unseen_names":

@@ -117,11 +117,19 @@ def test_eval_writes_rows_records_and_summaries_and_reruns_from_cache(eval_confi
     assert {p: len(p.read_text().splitlines()) for p in cache_files} == sizes, "an unchanged re-run computed something"
     assert again.summaries[adapter_row]["accuracy"] == summary["accuracy"]
 
-    # Editing one item re-runs that item only, in each row.
+    # Editing one item re-runs that item only, in each row. The edited item is open-ended, so an
+    # adapter row whose answer differs from the base's also re-judges that changed pair ("pairwise:").
+    def keys(path):
+        return [json.loads(line)["key"] for line in path.read_text().splitlines()]
+
+    before = {p: keys(p) for p in cache_files}
     scene_file = Path(eval_config.testbench.scenes) / "s.yaml"
     scene_file.write_text(scene_file.read_text().replace("Emma wants the cup", "Emma wants the hat"))
     evaluate(eval_config, adapters=[trained_adapter], track=False, quiet=True)
-    assert {p: len(p.read_text().splitlines()) for p in cache_files} == {p: n + 1 for p, n in sizes.items()}
+    for path in cache_files:
+        added = keys(path)[len(before[path]):]
+        assert len([k for k in added if not k.startswith("pairwise:")]) == 1, (path, added)
+        assert len(added) <= 2, (path, added)
 
 
 def test_base_row_under_disabled_adapters_equals_the_plain_base(eval_config, trained_adapter, nano):

@@ -43,6 +43,22 @@ def test_every_token_of_the_training_split_is_trained(trained):
     assert (plain.path / "heldout" / "transitive_relations.txt").read_text() == heldout
 
 
+def test_documents_mode_trains_every_line_alone(make_nano_config):
+    config = make_nano_config()
+    config.training.documents = "lines"
+    result = train.train(config, ["syllogisms"], track=False)[0]
+    m = result.manifest
+    corpus = corpora.read_corpus(config.corpora_root / "syllogisms.txt")
+    train_text, _ = train.split_heldout(corpus.text, config.corpora.heldout_fraction)
+    tokenizer = load_tokenizer("ltm-nano")
+    lines = train.split_documents(train_text, "lines")
+    assert len(lines) > 300
+    assert m["tokens_per_epoch"] == sum(corpora.count_tokens(line, tokenizer) for line in lines)
+    assert m["config"]["training"]["documents"] == "lines"
+    assert m["last_loss"] < m["first_loss"] - 0.3, m
+    assert m["tokens_seen"] > 0 and m["padding_fraction"] < 0.2
+
+
 def test_manifest_records_what_a_later_stage_needs(trained):
     _, plain, _ = trained
     m = json.loads((plain.path / "manifest.json").read_text())

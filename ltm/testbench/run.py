@@ -78,6 +78,12 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     `kinds` limits the scene items (e.g. {"choice"} for a cheap intermediate score).
     """
     scenes = load_scenes(scenes_path(config))  # fail on a bad scene before loading any model
+    if config.testbench.tags:
+        wanted = set(config.testbench.tags)
+        scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)))
+        if not scenes.items:
+            raise LtmError(f"{config.source}: testbench.tags {sorted(wanted)} match no scene item under "
+                           f"{scenes_path(config)} — use tags that the scenes' `tags:` lists carry")
     if kinds is not None:
         scenes = scenes.subset(lambda s: s.kind in kinds)
     basemodel.quiet_bitsandbytes()
