@@ -42,7 +42,6 @@ def main() -> int:
     rows = load_run(results_run(config))
     ranked = score(rows, config.scoring.weights, config.scoring.bootstrap, config.scoring.confidence)
     print(markdown(ranked))
-    by_corpus = {r.summary.get("corpus"): r for r in rows if r.summary.get("corpus")}
     rng = np.random.default_rng(0)
     print(f"\nsweep wall time {seconds:.0f} s")
     by_row = {item.row.summary.get("corpus"): item for item in ranked}
@@ -54,7 +53,7 @@ def main() -> int:
     for measure in ("accuracy", "depth", "pressure", "consistency"):
         for corpus in TEACHING:
             for other in DISTRACTORS:
-                a, b = by_corpus[corpus].units.get(measure, {}), by_corpus[other].units.get(measure, {})
+                a, b = by_row[corpus].row.units.get(measure, {}), by_row[other].row.units.get(measure, {})
                 ids = sorted(set(a) & set(b))
                 if not ids:
                     continue

@@ -275,8 +275,7 @@ _SYL_DISTRACTIONS = ["The shop was not open on Sunday.", "There was no milk for 
 # Claims of the wrong conclusion marked as untrue without a "not" (which would give it away).
 _SYL_CONFLICTS = ["A child once said that {w}, but that was a mistake.", "A rumour said that {w}, but it was wrong.",
                   "Someone guessed that {w}, but the guess was false."]
-_SYL_PARAPHRASES = [  # the same premise in words the corpora never use
-    (r"^All (\w+)s are (\w+)s\.$", r"Each \1 is a \2."), (r"^All (\w+)es are (\w+)\.$", None),
+_SYL_PARAPHRASES = [  # the same premise in words the corpora never use; plural All/No premises: below
     (r"^Every (\w+) is a (\w+)\.$", r"Each \1 is a \2."),
     (r"^No (\w+) is a (\w+)\.$", r"There is no \1 that is a \2."),
     (r"^(\w+) is a (\w+)\.$", lambda m: f"{m[1]} is one of the {plural(m[2])}."),
@@ -295,7 +294,7 @@ def _paraphrase_syllogism(premise: str) -> str:
         a, b = _singular(match[2]), _singular(match[3])
         return f"Each {a} is a {b}." if match[1] == "All" else f"There is no {a} that is a {b}."
     for pattern, replace in _SYL_PARAPHRASES:
-        if replace and re.match(pattern, premise):
+        if re.match(pattern, premise):
             return re.sub(pattern, replace, premise)
     raise ValueError(f"scenegen: no paraphrase for {premise!r}")
 

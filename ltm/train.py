@@ -76,7 +76,9 @@ class Block(list):
     their token counts, from which the trainer restarts positions and keeps each document's
     attention to itself."""
 
-    lengths: list[int]
+    def __init__(self) -> None:
+        super().__init__()
+        self.lengths: list[int] = []
 
 
 def split_documents(text: str, mode: str) -> list[str]:
@@ -95,14 +97,11 @@ def pack_documents(documents: list[list[int]], block: int) -> list[Block]:
     into block-sized pieces, each its own document."""
     out: list[Block] = []
     current = Block()
-    current.lengths = []
     for ids in documents:
-        for start in range(0, len(ids), block):
-            piece = ids[start:start + block]
+        for piece in pack(ids, block):
             if len(current) + len(piece) > block:
                 out.append(current)
                 current = Block()
-                current.lengths = []
             current.extend(piece)
             current.lengths.append(len(piece))
     if current:
@@ -237,14 +236,15 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
         train_text, heldout_text = split_heldout(corpus.text, config.corpora.heldout_fraction)
         if config.training.documents == "stream":
             ids = corpora.tokenize(train_text, tokenizer)
+            tokens_train = len(ids)
             streams.append((pack(ids, block), weight))
         else:
             documents = [corpora.tokenize(d, tokenizer) for d in split_documents(train_text, config.training.documents)]
-            ids = [token for document in documents for token in document]
+            tokens_train = sum(len(document) for document in documents)
             streams.append((pack_documents(documents, block), weight))
         heldout[corpus.name] = heldout_text
         part_info.append({"corpus": corpus.name, "path": str(corpus.path), "sha256": corpus.sha256, "weight": weight,
-                          "tokens_train": len(ids), "words": corpus.words, "pages": round(corpus.pages, 2)})
+                          "tokens_train": tokens_train, "words": corpus.words, "pages": round(corpus.pages, 2)})
     blocks = mixture_blocks(streams)
     tokens_per_epoch = sum(len(b) for b in blocks)
     if not blocks:
