@@ -57,7 +57,7 @@ UNSEEN_WORDS = ["brop", "klem", "spug", "drin", "quom", "flisk", "trab", "gleb",
 OBJECTS = ["key", "ball", "book", "coin", "cup", "hat", "lamp", "letter", "ring", "spoon", "box", "pen"]
 PLACES = ["the box", "the drawer", "the basket", "the bag", "the cupboard"]
 FOODS = ["apples", "pears", "eggs", "cakes", "plums", "nuts", "rolls", "lemons", "cookies", "carrots"]
-WORDS_TARGET = 7000  # words per corpus: about 14 A4 pages
+WORDS_TARGET = 28_000  # words per corpus: about 56 A4 pages
 
 _SHE = {"Anna", "Dora", "Emma", "Grace", "Ivy", "Kate", "Mia", "Olga", "Rosa", "Vera", "Zoe", "Bella", "Eva",
         "Gina", "Iris", "Kim", "Lily", "Nina", "Pam", "Sara"}
@@ -449,15 +449,21 @@ def _recipe(rng: random.Random, kind: str, dish: str, main: str) -> str:
 def _recipes_chapter(rng: random.Random, kind: str, target: int) -> str:
     mains, bases = _DISHES[kind]
     dishes = [(f"{word} {base}", main) for word, main in mains for base in bases]
-    rng.shuffle(dishes)
     parts = [f"# {_cap(kind)}\n"]
     words = 0
-    for dish, main in dishes:
-        if words >= target:
-            break
-        parts.append(_recipe(rng, kind, dish, main))
-        words += len(parts[-1].split())
+    # Old cookbooks give a dish several ways; once every dish is written, start again so the
+    # chapter reaches `target` words.
+    for way in _WAYS:
+        rng.shuffle(dishes)
+        for dish, main in dishes:
+            if words >= target:
+                return "\n".join(parts)
+            parts.append(_recipe(rng, kind, dish if way is None else f"{dish}, {way} way", main))
+            words += len(parts[-1].split())
     return "\n".join(parts)
+
+
+_WAYS = (None, "the second", "the third", "the fourth", "the fifth")
 
 
 _SKIES = {"cold": ["light snow", "heavy snow", "clear and frosty", "grey, no wind", "sleet in the afternoon", "fog"],
@@ -618,7 +624,7 @@ def _ru_visit(rng: random.Random) -> str:
 def _diary_entry(rng: random.Random, day: dt.date) -> str:
     season = ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "autumn", "autumn",
               "autumn", "winter"][day.month - 1]
-    body = [_ru_fill(rng, rng.choice(_RU_WEATHER[season]))] + rng.sample(_RU_DOINGS, rng.randint(1, 2))
+    body = [_ru_fill(rng, rng.choice(_RU_WEATHER[season]))] + rng.sample(_RU_DOINGS, rng.randint(1, 3))
     if rng.random() < 0.6:
         body.append(_ru_visit(rng))
     body.append(_ru_fill(rng, rng.choice(_RU_EVENINGS)))
@@ -627,14 +633,14 @@ def _diary_entry(rng: random.Random, day: dt.date) -> str:
 
 
 def _diary(rng: random.Random, year: int, target: int) -> str:
-    """Entries every day or two from 1 January until `target` words."""
+    """Entries every day from 1 January until `target` words (or the year's end)."""
     day = dt.date(year, 1, 1)
     parts: list[str] = []
     words = 0
     while words < target and day.year == year:
         parts.append(_diary_entry(rng, day))
         words += len(parts[-1].split())
-        day += dt.timedelta(days=rng.randint(1, 2))
+        day += dt.timedelta(days=1)
     return "\n".join(parts)
 
 

@@ -59,7 +59,7 @@ def test_corpora_are_of_similar_size(repo_root):
     words = [corpora.read_corpus(p).words for p in corpora.discover([repo_root / "corpora"])]
     assert len(words) == 10
     assert max(words) <= 1.5 * min(words)
-    assert 6000 <= min(words) and max(words) <= 8000
+    assert 24_000 <= min(words) and max(words) <= 32_000
 
 
 def test_unseen_names_never_occur_in_generated_text(repo_root, pretrain):
