@@ -446,6 +446,9 @@ def _recipe(rng: random.Random, kind: str, dish: str, main: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_WAYS = (None, "the second", "the third", "the fourth", "the fifth")  # how a dish is given again
+
+
 def _recipes_chapter(rng: random.Random, kind: str, target: int) -> str:
     mains, bases = _DISHES[kind]
     dishes = [(f"{word} {base}", main) for word, main in mains for base in bases]
@@ -461,9 +464,6 @@ def _recipes_chapter(rng: random.Random, kind: str, target: int) -> str:
             parts.append(_recipe(rng, kind, dish if way is None else f"{dish}, {way} way", main))
             words += len(parts[-1].split())
     return "\n".join(parts)
-
-
-_WAYS = (None, "the second", "the third", "the fourth", "the fifth")
 
 
 _SKIES = {"cold": ["light snow", "heavy snow", "clear and frosty", "grey, no wind", "sleet in the afternoon", "fog"],

@@ -4,7 +4,7 @@
 items tagged `syllogisms`) and on two distractors (weather_log, shopping_lists), then scores
 every row on those items. The teaching corpus must rank first with a composite interval
 lying above each distractor's; figures and what it took are in docs/benchmarks.md.
-Runs the same two commands a user would (`ltm sweep`, `ltm score`); about 6 min on 2 cores.
+Runs the same two commands a user would (`ltm sweep`, `ltm score`); about 11 min on 2 cores.
 """
 
 from __future__ import annotations
