@@ -13,7 +13,7 @@ from . import basemodel, corpora
 
 
 def run_overnight(config, track: bool = True) -> int:
-    from .score import load_run, markdown, score
+    from .score import markdown, score_run
     from .sweep import results_run, run_sweep
 
     started = time.perf_counter()
@@ -33,8 +33,7 @@ def run_overnight(config, track: bool = True) -> int:
 
     print("[3/3] sweep: train → test → score → select")
     csv_path = run_sweep(config, track=track)
-    scored = score(load_run(results_run(config)), config.scoring.weights, config.scoring.bootstrap,
-                   config.scoring.confidence)
+    scored, _ = score_run(config, results_run(config))
     print()
     print(markdown(scored))
     print()

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from . import atomic
 from .errors import LtmError
-from .testbench.metrics import units
+from .bootstrap import Plan, holm, interval, pooled_seed_sd, two_sided_p
+from .testbench.metrics import unit_clusters, units
 
 MEASURES = ("depth", "consistency", "pressure", "novelty", "compression")
 SHOWN = ("accuracy", "margin") + MEASURES
@@ -34,6 +35,7 @@ class RowData:
     name: str
     summary: dict
     units: dict[str, dict[str, float]]
+    clusters: dict[str, dict[str, str]] = field(default_factory=dict)
     failure: str | None = None
 
 
@@ -50,6 +52,13 @@ class Interval:
             return f"{self.value:.{digits}f}"
         return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
 
+    def signed(self, digits: int = 3) -> str:
+        if self.value is None:
+            return "—"
+        if self.lo is None:
+            return f"{self.value:+.{digits}f}"
+        return f"{self.value:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+
 
 @dataclass
 class Scored:
@@ -57,10 +66,17 @@ class Scored:
     metrics: dict[str, Interval] = field(default_factory=dict)
     composite: Interval = field(default_factory=lambda: Interval(None))
     delta: Interval = field(default_factory=lambda: Interval(None))
-    forgetting: float | None = None
+    delta_p: float | None = None          # Holm-adjusted p-value of "no difference from the base"
+    delta_control: Interval = field(default_factory=lambda: Interval(None))
+    control_explains: bool = False        # the controls show the same gain: not this corpus's reasoning
+    p_first: float | None = None          # share of bootstrap replicates in which this row ranks first
+    forgetting: float | None = None       # percent rise of general perplexity vs the base
+    damaged: bool = False                 # forgetting past scoring.max_forgetting
     within_noise: bool | None = None
     rank: int | None = None
+    seeds: list = field(default_factory=list)  # a combined row: the training seeds it pools
     note: str = ""
+    replicates: object = field(default=None, repr=False)  # composite per bootstrap replicate (paired across rows)
 
 
 def load_run(run_dir: Path) -> list[RowData]:
@@ -76,14 +92,11 @@ def load_run(run_dir: Path) -> list[RowData]:
             records = [json.loads(line) for line in records_path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except (OSError, json.JSONDecodeError) as exc:
             raise LtmError(f"{path}: unreadable results ({exc}) — re-run `ltm eval`; cached items make it quick") from None
-        per_unit = units(records)
+        per_unit, per_cluster = units(records), unit_clusters(records)
         bench = run_dir / f"{name}.benchmarks.jsonl"
         if bench.exists():
-            for line in bench.read_text(encoding="utf-8").splitlines():
-                record = json.loads(line)
-                if "acc" in record:
-                    per_unit.setdefault(f"bench.{record['task']}", {})[str(record["doc_id"])] = float(record["acc"])
-        rows.append(RowData(name, summary, per_unit))
+            _benchmark_units(bench, per_unit, per_cluster)
+        rows.append(RowData(name, summary, per_unit, per_cluster))
     failures = run_dir / "failures.json"
     if failures.exists():
         for name, reason in json.loads(failures.read_text(encoding="utf-8")).items():
@@ -94,96 +107,258 @@ def load_run(run_dir: Path) -> list[RowData]:
     return rows
 
 
+_NOT_METRICS = {"task", "doc_id", "target", "logprobs", "row", "filter", "groups"}
+
+
+def _benchmark_units(path: Path, per_unit: dict, per_cluster: dict) -> None:
+    """Every per-item lm-eval metric becomes a measure, per task and per group (MMLU's aggregate).
+
+    ``bench.<task>`` is accuracy; other metrics are ``bench.<task>.<metric>`` (with the filter,
+    e.g. ``bench.gsm8k.exact_match.strict-match``, when the task has several). A group's
+    measure pools its subtasks' items, as lm-eval's size-weighted group mean does.
+    """
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        task, doc = record["task"], str(record["doc_id"])
+        flt = record.get("filter") or "none"
+        for metric, value in record.items():
+            if metric in _NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            suffix = "" if metric == "acc" else f".{metric}"
+            suffix += "" if flt == "none" else f".{flt}"
+            for owner, unit in [(task, doc)] + [(g, f"{task}:{doc}") for g in record.get("groups") or []]:
+                measure = f"bench.{owner}{suffix}"
+                per_unit.setdefault(measure, {})[unit] = float(value)
+                per_cluster.setdefault(measure, {})[unit] = f"bench:{task}:{doc}"
+
+
+def _seed_key(row: RowData) -> str | None:
+    """Rows with the same key differ only in their training seed."""
+    summary = row.summary
+    training = summary.get("training") or {}
+    if summary.get("kind") != "adapter" or not summary.get("corpus") or training.get("seed") is None:
+        return None
+    same = {k: training.get(k) for k in ("rank", "learning_rate", "max_length", "steps")}
+    return json.dumps({"corpus": summary["corpus"], **same}, sort_keys=True, default=str)
+
+
 def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000, confidence: float = 0.95,
-          seed: int = 0) -> list[Scored]:
+          seed: int = 0, controls: list[str] | tuple = (), max_forgetting: float | None = None) -> list[Scored]:
+    """Score every row; rank the candidates (base, rows trained once, corpora pooled over seeds).
+
+    Intervals resample clusters, shared by all rows (paired); a row trained once carries the
+    pooled seed-to-seed spread, a corpus trained with several seeds is a two-level bootstrap.
+    """
     import numpy as np
 
     base = next(r for r in rows if r.summary.get("kind") == "base")
-    alpha = (1 - confidence) / 2
-    rng = np.random.default_rng(seed)
-    measures = sorted({m for r in rows for m in r.units})
-    # One resampling plan per measure, shared by every row: that is what makes deltas paired.
-    plans: dict[str, tuple[list[str], np.ndarray]] = {}
-    for measure in measures:
-        ids = sorted(set().union(*(r.units.get(measure, {}).keys() for r in rows)))
-        plans[measure] = (ids, rng.integers(0, len(ids), size=(resamples, len(ids))))
+    live = [r for r in rows if not r.failure]
+    measures = sorted({m for r in live for m in r.units})
+    ids = {m: sorted(set().union(*(r.units.get(m, {}).keys() for r in live))) for m in measures}
+    owner = {m: {} for m in measures}
+    for r in live:
+        for m, mapping in r.clusters.items():
+            owner.setdefault(m, {}).update(mapping)
+    unit_cluster = {m: [owner[m].get(u, f"{m}:{u}") for u in ids[m]] for m in measures}
+    plan = Plan({c for m in measures for c in unit_cluster[m]}, resamples, seed)
+    rng = np.random.default_rng(seed + 1)
 
     def replicates(row: RowData, measure: str):
-        ids, plan = plans[measure]
         values = row.units.get(measure, {})
-        if not values or len(values) < len(ids):
+        if not values or any(u not in values for u in ids[measure]):
             return None
-        vector = np.array([values[i] for i in ids])
-        return vector.mean(), vector[plan].mean(axis=1)
+        vector = np.array([values[u] for u in ids[measure]])
+        return float(vector.mean()), plan.replicates(unit_cluster[measure], vector)
 
-    def composite(row: RowData):
-        total, reps, weight_sum = 0.0, 0.0, 0.0
-        for measure, weight in weights.items():
-            got = replicates(row, measure) if measure in plans else None
-            if got is None or weight <= 0:
-                continue
-            total += weight * got[0]
-            reps = reps + weight * got[1]
-            weight_sum += weight
-        return (total / weight_sum, reps / weight_sum) if weight_sum else None
+    weighted = [m for m, w in weights.items() if w > 0]
+    base_measures = {m: replicates(base, m) for m in measures}
+    composite_over = [m for m in weighted if base_measures.get(m) is not None]
 
-    def interval(point, reps) -> Interval:
-        return Interval(round(float(point), 6), round(float(np.quantile(reps, alpha)), 6),
-                        round(float(np.quantile(reps, 1 - alpha)), 6))
+    def composite(got: dict):
+        missing = [m for m in composite_over if got.get(m) is None]
+        if missing or not composite_over:
+            return None, missing
+        total = sum(weights[m] for m in composite_over)
+        point = sum(weights[m] * got[m][0] for m in composite_over) / total
+        reps = sum(weights[m] * got[m][1] for m in composite_over) / total
+        return (point, reps), []
 
-    base_composite = composite(base)
-    scored = []
-    for row in [base] + [r for r in rows if r is not base]:
+    raw: dict[str, dict] = {}
+    for row in live:
+        got = {m: replicates(row, m) for m in measures} if row is not base else base_measures
+        raw[row.name] = {"measures": got, "composite": composite(got)}
+
+    # Training-seed groups and the pooled seed spread of every measure and of the composite.
+    groups: dict[str, list[RowData]] = {}
+    for row in live:
+        key = _seed_key(row)
+        if key and raw[row.name]["composite"][0] is not None:
+            groups.setdefault(key, []).append(row)
+    groups = {k: v for k, v in groups.items()
+              if len({(r.summary.get("training") or {}).get("seed") for r in v}) >= 2}
+    spread = {m: pooled_seed_sd([[raw[r.name]["measures"][m][0] for r in members if raw[r.name]["measures"].get(m)]
+                                 for members in groups.values()]) for m in measures}
+    spread["composite"] = pooled_seed_sd([[raw[r.name]["composite"][0][0] for r in members] for members in groups.values()])
+
+    def with_seed_noise(reps, sd):
+        return reps + rng.normal(0.0, sd, size=len(reps)) if sd > 0 else reps
+
+    scored: dict[str, Scored] = {}
+    reps_of: dict[str, np.ndarray] = {}
+    for row in rows:
         item = Scored(row)
-        scored.append(item)
+        scored[row.name] = item
         if row.failure:
             item.note = f"failed: {row.failure}"
             continue
+        got, (comp, missing) = raw[row.name]["measures"], raw[row.name]["composite"]
+        trained = row.summary.get("kind") == "adapter"
+        for measure, value in got.items():
+            if value is not None:
+                reps = with_seed_noise(value[1], spread.get(measure, 0.0)) if trained else value[1]
+                item.metrics[measure] = Interval(*_round(interval(value[0], reps, confidence)))
+        if comp is not None:
+            reps = with_seed_noise(comp[1], spread["composite"]) if trained else comp[1]
+            reps_of[row.name] = reps
+            item.composite = Interval(*_round(interval(comp[0], reps, confidence)))
+        elif missing:
+            item.note = f"no composite: {', '.join(missing)} not scored for this row (the base has them)"
+    # A corpus trained with several seeds: one combined row, seeds drawn with replacement.
+    members_of: dict[str, list[str]] = {}
+    for members in groups.values():
+        first = min(members, key=lambda r: (r.summary.get("training") or {}).get("seed"))
+        seeds = sorted((r.summary.get("training") or {}).get("seed") for r in members)
+        name = f"{first.summary['corpus']} ({len(members)} seeds)"
+        summary = {**first.summary, "row": name, "kind": "corpus", "members": [r.name for r in members]}
+        for key in ("ppl_general", "ppl_heldout"):
+            values = [r.summary.get(key) for r in members if r.summary.get(key)]
+            summary[key] = float(np.mean(values)) if values else None
+        item = Scored(RowData(name, summary, {}), seeds=seeds)
+        draws = rng.integers(0, len(members), size=(resamples, len(members)))
+        def pooled(values_of):
+            stack = np.stack([values_of(r)[1] for r in members])
+            return float(np.mean([values_of(r)[0] for r in members])), stack[draws, np.arange(resamples)[:, None]].mean(axis=1)
         for measure in measures:
-            got = replicates(row, measure)
-            if got is not None:
-                item.metrics[measure] = interval(*got)
-        mine = composite(row)
-        if mine is not None:
-            item.composite = interval(*mine)
-            if base_composite is not None:
-                item.delta = interval(mine[0] - base_composite[0], mine[1] - base_composite[1])
-        ppl, ppl_base = row.summary.get("ppl_general"), base.summary.get("ppl_general")
-        if ppl and ppl_base:
-            item.forgetting = round(ppl / ppl_base - 1, 6)
-        item.note = _behaviour(item, next(s for s in scored if s.row is base) if row is not base else None)
-    _noise(scored)
-    ranked = sorted((s for s in scored if s.composite.value is not None), key=lambda s: -s.composite.value)
+            if all(raw[r.name]["measures"].get(measure) for r in members):
+                point, reps = pooled(lambda r, m=measure: raw[r.name]["measures"][m])
+                item.metrics[measure] = Interval(*_round(interval(point, reps, confidence)))
+        point, reps = pooled(lambda r: raw[r.name]["composite"][0])
+        reps_of[name] = reps
+        item.composite = Interval(*_round(interval(point, reps, confidence)))
+        scored[name] = item
+        members_of[name] = [r.name for r in members]
+    member_names = {n for names in members_of.values() for n in names}
+
+    base_reps = reps_of.get(base.name)
+    base_point = scored[base.name].composite.value
+    pvalues = {}
+    for name, item in scored.items():
+        if item.row is base or name not in reps_of or base_reps is None:
+            continue
+        delta = reps_of[name] - base_reps
+        item.delta = Interval(*_round(interval(item.composite.value - base_point, delta, confidence)))
+        pvalues[name] = two_sided_p(delta)
+    adjusted = holm(pvalues)
+    floor = noise_floor(list(scored.values()))
+    for name, p in adjusted.items():
+        item = scored[name]
+        item.delta_p = round(p, 6)
+        inside_floor = floor is not None and abs(item.delta.value) <= floor and name not in members_of
+        item.within_noise = p >= 1 - confidence or inside_floor
+
+    # Forgetting, in percent; a row past the threshold is damaged and never ranked above a healthy one.
+    ppl_base = base.summary.get("ppl_general")
+    for item in scored.values():
+        ppl = item.row.summary.get("ppl_general")
+        if ppl and ppl_base and item.row is not base:
+            item.forgetting = round((ppl / ppl_base - 1) * 100, 4)
+            item.damaged = max_forgetting is not None and item.forgetting > max_forgetting
+
+    for name, reps in reps_of.items():
+        scored[name].replicates = reps
+    candidates = [n for n in scored if n not in member_names and n in reps_of]
+    _controls(scored, reps_of, candidates, set(controls), confidence)
+    if candidates:
+        stack = np.stack([reps_of[n] for n in candidates])
+        wins = np.bincount(stack.argmax(axis=0), minlength=len(candidates)) / stack.shape[1]
+        for n, share in zip(candidates, wins, strict=True):
+            scored[n].p_first = round(float(share), 4)
+    base_item = scored[base.name]
+    for item in scored.values():
+        if item.row is not base and not item.row.failure:
+            parts = [item.note] if item.note else []
+            parts.append(_behaviour(item, base_item))
+            if item.damaged:
+                parts.append(f"⚠ forgetting {item.forgetting:+.0f}% > {max_forgetting:g}%: damaged, ranked below healthy rows")
+            for combined, names in members_of.items():
+                if item.row.name in names:
+                    parts.append(f"one seed of {combined!r}, which is ranked")
+            item.note = "; ".join(p for p in parts if p)
+    for item in scored.values():
+        item.row.summary["_noise_floor"] = floor
+    ranked = sorted((scored[n] for n in candidates), key=lambda s: (s.damaged, -s.composite.value))
     for rank, item in enumerate(ranked, 1):
         item.rank = rank
-    return ranked + [s for s in scored if s.composite.value is None]
+    rest = [s for n, s in scored.items() if s not in ranked]
+    rest.sort(key=lambda s: (s.composite.value is None, -(s.composite.value or 0)))
+    return ranked + rest
+
+
+def difference(a: Scored, b: Scored, confidence: float = 0.95) -> tuple[Interval, float]:
+    """Paired Δ composite of row a over row b, with its interval and bootstrap p-value."""
+    if a.replicates is None or b.replicates is None:
+        return Interval(None), 1.0
+    reps = a.replicates - b.replicates
+    return Interval(*_round(interval(a.composite.value - b.composite.value, reps, confidence))), two_sided_p(reps)
+
+
+def _controls(scored: dict, reps_of: dict, candidates: list[str], controls: set[str], confidence: float) -> None:
+    """Δ against the median control (the corpora named in ``scoring.controls``), paired.
+
+    A gain over the base that the controls — text without the corpus's structure — show as
+    well is a change the training itself causes (format, answer bias), not this corpus's
+    reasoning: such a row is marked.
+    """
+    import numpy as np
+
+    names = [n for n in candidates if (scored[n].row.summary.get("corpus") in controls) and scored[n].row.summary.get("kind") != "base"]
+    if not names:
+        return
+    median_reps = np.median(np.stack([reps_of[n] for n in names]), axis=0)
+    median_point = float(np.median([scored[n].composite.value for n in names]))
+    for n in candidates:
+        item = scored[n]
+        if item.row.summary.get("kind") == "base":
+            continue
+        is_control = n in names
+        if not is_control:
+            delta = reps_of[n] - median_reps
+            item.delta_control = Interval(*_round(interval(item.composite.value - median_point, delta, confidence)))
+        gain = item.within_noise is False and (item.delta.value or 0) > 0
+        if gain and (is_control or item.delta_control.lo is None or item.delta_control.lo <= 0):
+            item.control_explains = True
+            item.within_noise = True
+            item.note = "; ".join(x for x in (item.note, "a control: its gain is not reasoning" if is_control else
+                                              "its controls gain as much: not this corpus's reasoning") if x)
+
+
+def _round(values: tuple) -> tuple:
+    return tuple(round(float(v), 6) for v in values)
 
 
 def noise_floor(scored: list[Scored]) -> float | None:
     """Largest |composite difference| between adapters that differ only in their seed."""
     groups: dict[str, list[Scored]] = {}
     for item in scored:
-        training = item.row.summary.get("training") or {}
-        corpus = item.row.summary.get("corpus")
-        if corpus and item.composite.value is not None:
-            key = json.dumps({"corpus": corpus, **{k: v for k, v in training.items()
-                                                   if k in ("rank", "learning_rate", "max_length")}}, sort_keys=True)
+        key = _seed_key(item.row)
+        if key and item.composite.value is not None:
             groups.setdefault(key, []).append(item)
     gaps = [abs(a.composite.value - b.composite.value) for members in groups.values() for i, a in enumerate(members)
             for b in members[i + 1:] if (a.row.summary.get("training") or {}).get("seed")
             != (b.row.summary.get("training") or {}).get("seed")]
     return round(max(gaps), 6) if gaps else None
-
-
-def _noise(scored: list[Scored]) -> None:
-    floor = noise_floor(scored)
-    for item in scored:
-        if item.delta.value is None or item.row.summary.get("kind") == "base":
-            continue
-        inside_ci = item.delta.lo is not None and item.delta.lo <= 0 <= item.delta.hi
-        item.within_noise = inside_ci or (floor is not None and abs(item.delta.value) <= floor)
-    for item in scored:
-        item.row.summary["_noise_floor"] = floor
 
 
 def _behaviour(item: Scored, base: Scored | None) -> str:
@@ -214,11 +389,14 @@ def table_rows(scored: list[Scored]) -> list[dict]:
         row = {
             "rank": item.rank or "", "row": item.row.name, "kind": s.get("kind", ""), "corpus": s.get("corpus") or "",
             "corpus_files": ";".join(s.get("corpus_files") or []), "base_model": s.get("base", ""),
+            "base_fingerprint": s.get("base_fingerprint", ""),
             "format": f"{s.get('quantization', '')}/{s.get('dtype', '')}", "lora_rank": training.get("rank", ""),
             "context_length": training.get("max_length", ""), "tokenizer": s.get("tokenizer", ""),
             "decoding": json.dumps(s.get("decoding") or {}, sort_keys=True),
             "training_tokens": training.get("tokens_seen", ""), "pages": training.get("pages", ""),
-            "train_seconds": training.get("train_seconds", ""), "seed": training.get("seed", ""),
+            "train_seconds": training.get("train_seconds", ""),
+            "seed": ";".join(str(x) for x in item.seeds) if item.seeds else training.get("seed", ""),
+            "p_rank1": _num(item.p_first),
         }
         for measure in SHOWN + tuple(sorted(m for m in item.metrics if m.startswith("bench."))):
             interval = item.metrics.get(measure, Interval(None))
@@ -229,11 +407,15 @@ def table_rows(scored: list[Scored]) -> list[dict]:
             "ppl_general": _num(s.get("ppl_general")), "ppl_heldout": _num(s.get("ppl_heldout")),
             "composite": _num(item.composite.value), "composite_lo": _num(item.composite.lo),
             "composite_hi": _num(item.composite.hi), "delta_vs_base": _num(item.delta.value),
-            "delta_lo": _num(item.delta.lo), "delta_hi": _num(item.delta.hi),
+            "delta_lo": _num(item.delta.lo), "delta_hi": _num(item.delta.hi), "delta_p_holm": _num(item.delta_p),
             "within_noise": "" if item.within_noise is None else ("yes" if item.within_noise else "no"),
-            "noise_floor": _num(s.get("_noise_floor")), "forgetting": _num(item.forgetting),
+            "delta_vs_controls": _num(item.delta_control.value), "delta_vs_controls_lo": _num(item.delta_control.lo),
+            "delta_vs_controls_hi": _num(item.delta_control.hi),
+            "control_explains": "yes" if item.control_explains else "",
+            "noise_floor": _num(s.get("_noise_floor")), "forgetting_pct": _num(item.forgetting),
+            "forgetting_flag": "⚠" if item.damaged else "",
             "ms_per_token": _num((s.get("latency") or {}).get("ms_per_token")), "behaviour": item.note,
-            "judge_summary": s.get("judge_summary") or "",
+            "judge_summary": s.get("judge_summary") or "", "versions": json.dumps(s.get("versions") or {}, sort_keys=True),
         })
         out.append(row)
     return out
@@ -254,48 +436,96 @@ def write_csv(rows: list[dict], path: Path) -> None:
     atomic.write_text(path, buffer.getvalue())
 
 
+def delta_text(item: Scored) -> str:
+    if item.row.summary.get("kind") == "base":
+        return "—"
+    return item.delta.signed(3) + (" ~" if item.within_noise else "")
+
+
+def forgetting_text(item: Scored) -> str:
+    if item.forgetting is None:
+        return "—"
+    return f"{item.forgetting:+.1f}" + (" ⚠" if item.damaged else "")
+
+
+LEGEND = ("~ = not a reliable difference from the base: Holm-adjusted p ≥ 1 − scoring.confidence (0.05 by default; Holm over every row compared), inside the "
+          "seed noise floor, or a gain the control corpora show as well. ⚠ = forgetting past scoring.max_forgetting: "
+          "the adapter damaged the model; it is ranked below every healthy row. P(rank 1) = share of bootstrap "
+          "replicates (items and training seeds resampled) in which the row scores highest.")
+
+
 def markdown(scored: list[Scored]) -> str:
-    head = ["rank", "row", "composite [CI]", "Δ vs base [CI]", *MEASURES, "forgetting", "behaviour"]
+    head = ["rank", "row", "composite [CI]", "Δ vs base [CI]", "P(rank 1)", *MEASURES, "forgetting %", "behaviour"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for item in scored:
-        delta = item.delta.text(3) + (" ~" if item.within_noise else "") if item.row.summary.get("kind") != "base" else "—"
-        cells = [str(item.rank or "—"), item.row.name, item.composite.text(3), delta,
+        cells = [str(item.rank or "—"), item.row.name, item.composite.text(3), delta_text(item),
+                 "—" if item.p_first is None else f"{item.p_first:.2f}",
                  *(item.metrics.get(m, Interval(None)).text(2) if m in item.metrics else "—" for m in MEASURES),
-                 "—" if item.forgetting is None else f"{item.forgetting:+.1%}", item.note or ""]
+                 forgetting_text(item), item.note or ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("~ = inside the noise floor or the interval includes 0: not a reliable difference from the base.")
+    lines.append(LEGEND)
     return "\n".join(lines)
 
 
-def plot(scored: list[Scored], path: Path) -> None:
+def plot(scored: list[Scored], path: Path, max_forgetting: float | None = None) -> None:
+    """Composite with its interval beside forgetting: a damaged adapter cannot pass for the winner."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    items = [s for s in scored if s.composite.value is not None]
-    figure = Figure(figsize=(8, 0.45 * len(items) + 1.5))
+    items = [s for s in scored if s.composite.value is not None][::-1]
+    figure = Figure(figsize=(11, 0.45 * len(items) + 1.6))
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot(1, 1, 1)
-    names = [s.row.name for s in items][::-1]
-    values = [s.composite.value for s in items][::-1]
-    errors = [[v - (s.composite.lo if s.composite.lo is not None else v) for s, v in zip(items[::-1], values, strict=True)],
-              [(s.composite.hi if s.composite.hi is not None else v) - v for s, v in zip(items[::-1], values, strict=True)]]
-    colours = ["#888888" if s.row.summary.get("kind") == "base" else "#3b75af" for s in items][::-1]
-    axes.barh(names, values, xerr=errors, color=colours, capsize=3)
-    axes.set_xlabel("composite reasoning score (95% CI)")
-    axes.set_title("ltm ranking")
+    left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    names = [("⚠ " if s.damaged else "") + s.row.name for s in items]
+    values = [s.composite.value for s in items]
+    errors = [[v - (s.composite.lo if s.composite.lo is not None else v) for s, v in zip(items, values, strict=True)],
+              [(s.composite.hi if s.composite.hi is not None else v) - v for s, v in zip(items, values, strict=True)]]
+    colours = ["#888888" if s.row.summary.get("kind") == "base" else "#c0392b" if s.damaged else "#3b75af" for s in items]
+    left.barh(names, values, xerr=errors, color=colours, capsize=3)
+    left.set_xlabel("composite reasoning score (95% CI)")
+    left.set_title("ltm ranking")
+    forgetting = [s.forgetting or 0.0 for s in items]
+    right.barh(names, forgetting, color=["#c0392b" if s.damaged else "#999999" for s in items])
+    right.set_yticks(range(len(items)), [""] * len(items))
+    if max_forgetting is not None:
+        right.axvline(max_forgetting, color="#c0392b", linestyle="--", linewidth=1)
+    right.set_xlabel("forgetting: general perplexity rise vs base (%)")
+    right.set_title("forgetting" + (f" (⚠ past {max_forgetting:g}%)" if max_forgetting is not None else ""))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def score_run(config, run_dir: Path, out: Path | None = None) -> tuple[list[Scored], Path]:
+JUDGED = ("novelty", "compression")
+
+
+def effective_weights(config) -> tuple[dict[str, float], str | None]:
+    """The configured weights, with the judged measures at 0 when the judge is an embedded toy base."""
+    from .tinybase import RECIPES
+
+    weights = dict(config.scoring.weights)
+    judge = config.testbench.judge
+    toy = judge.backend == "local" and (judge.model or config.base.model) in RECIPES
+    if toy and any(weights.get(m, 0) > 0 for m in JUDGED):
+        for m in JUDGED:
+            weights[m] = 0.0
+        return weights, (f"novelty and compression weigh 0 in the composite: their judge is the embedded toy base "
+                         f"{judge.model or config.base.model!r}, which cannot grade prose (set testbench.judge to a real model)")
+    return weights, None
+
+
+def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = False) -> tuple[list[Scored], Path]:
     rows = load_run(run_dir)
-    scored = score(rows, config.scoring.weights, config.scoring.bootstrap, config.scoring.confidence)
+    weights, why = effective_weights(config)
+    if why and not quiet:
+        print(why)
+    scored = score(rows, weights, config.scoring.bootstrap, config.scoring.confidence,
+                   controls=config.scoring.controls, max_forgetting=config.scoring.max_forgetting)
     out = Path(out) if out else Path(run_dir)
     csv_path = out / f"{TABLE}.csv"
     write_csv(table_rows(scored), csv_path)
     atomic.write_text(out / f"{TABLE}.md", markdown(scored) + "\n")
-    plot(scored, out / f"{TABLE}.png")
+    plot(scored, out / f"{TABLE}.png", config.scoring.max_forgetting)
     return scored, csv_path

@@ -267,7 +267,7 @@ class Objective:
             trial.set_user_attr("pruned_reason", f"choice accuracy {accuracy:.3f} < base {base_accuracy:.3f} - margin")
             raise optuna.TrialPruned()
         result = evaluate(trial_config, adapters=[adapter], run=run, track=self.track, quiet=True)
-        scored, _ = score_run(self.config, result.run_dir)
+        scored, _ = score_run(self.config, result.run_dir, quiet=True)
         mine = next(s for s in scored if s.row.name == adapter.name)
         if mine.composite.value is None:
             raise LtmError(f"{adapter.name}: no reasoning measure could be scored — check the scenes")
@@ -341,7 +341,7 @@ def run_sweep(config, track: bool = True) -> Path:
             study.sampler = _grid(config, study)
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
     run_dir = results_run(config)
-    scored, csv_path = score_run(config, run_dir)
+    scored, csv_path = score_run(config, run_dir, quiet=True)
     _save_plots(config, study, run_dir, parent)
     return csv_path
 

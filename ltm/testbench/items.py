@@ -47,7 +47,7 @@ def copy_overlap(answer: str, sources: Iterable[set[tuple[str, ...]]], n: int = 
 
 def _base_record(scenes: SceneSet, scene: Scene) -> dict:
     return {"id": scene.id, "kind": scene.kind, "measure": scene.measure, "steps": scene.steps, "group": scene.group,
-            "variant": scene.variant, "variant_of": scene.variant_of, "tags": scene.tags,
+            "variant": scene.variant, "variant_of": scene.variant_of, "follows": scene.follows, "tags": scene.tags,
             "prompt": scenes.input_text(scene)}
 
 

@@ -108,11 +108,41 @@ class Benchmarks:
         for task, values in out["results"].items():
             metrics[task] = {k.split(",")[0]: float(v) for k, v in values.items()
                              if isinstance(v, (int, float)) and not isinstance(v, bool) and "stderr" not in k}
+        groups = task_groups(out.get("group_subtasks") or {})
         records = []
         for task, samples in out.get("samples", {}).items():
             for sample in samples:
                 records.append({"task": task, "doc_id": sample["doc_id"], "target": str(sample.get("target")),
+                                "filter": sample.get("filter", "none"), "groups": groups.get(task, []),
                                 "logprobs": [round(float(r[0]), 6) for r in sample.get("filtered_resps", [])
                                              if isinstance(r, (list, tuple)) and r and isinstance(r[0], (int, float))],
-                                **{m: float(sample[m]) for m in ("acc", "acc_norm", "exact_match") if m in sample}})
+                                **sample_metrics(sample)})
         return metrics, records
+
+
+def sample_metrics(sample: dict) -> dict[str, float]:
+    """Every numeric per-item metric lm-eval computed (acc, acc_norm, exact_match, f1, ...)."""
+    names = sample.get("metrics") or [k for k in ("acc", "acc_norm", "exact_match") if k in sample]
+    out = {}
+    for name in names:
+        value = sample.get(name)
+        if isinstance(value, bool) or isinstance(value, (int, float)):
+            out[name] = float(value)
+    return out
+
+
+def task_groups(group_subtasks: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{task: every group above it}: MMLU's 57 subtasks all belong to `mmlu` (and its four categories)."""
+    parents: dict[str, set[str]] = {}
+    for group, children in group_subtasks.items():
+        for child in children:
+            parents.setdefault(child, set()).add(group)
+
+    def above(name: str, seen: frozenset = frozenset()) -> set[str]:
+        out = set()
+        for parent in parents.get(name, ()):
+            if parent not in seen:
+                out |= {parent} | above(parent, seen | {name})
+        return out
+
+    return {name: sorted(above(name)) for name in parents if name not in group_subtasks}

