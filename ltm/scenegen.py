@@ -391,7 +391,7 @@ _IDLE = ["{h} waves to {x}.", "{h} sits down next to {x}.", "{h} asks {x} about 
 
 def consistency_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
     """10 groups asking one fact three ways (more, less, superlative), 4 who-holds-what chains and
-    24 syllogisms asked after three leads."""
+    24 syllogisms asked after two leads and once negated; every group position- and answer-balanced."""
     out: list[dict] = []
     for g in range(1, 11):
         out += _pick(rng, lambda g=g: _fact_group(rng, g), guard)
@@ -402,17 +402,37 @@ def consistency_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
     return out
 
 
+# A consistency group must not be answerable all right by a preference that ignores the premises.
+# Asked three times with the same two sentences, a model that always picks the sentence with a
+# "not" (or the first listed) gets every negative (or every first-listed) group right: measured,
+# that is how distractor adapters "gained" consistency (docs/benchmarks.md). So the right answer
+# stands first in one item and second in another, and the third item asks for the contradiction
+# ("It is false that ..."), whose right answer is the other sentence.
+NEGATED_LEAD = "It is false that"
+
+
+def _balanced(items: list[dict]) -> list[dict]:
+    """Put the right answer first in the first item and second in the second (the rest keep theirs)."""
+    out = []
+    for k, item in enumerate(items):
+        if k < 2:
+            wrong = next(c for c in item["choices"] if c != item["answer"])
+            item = {**item, "choices": [item["answer"], wrong] if k == 0 else [wrong, item["answer"]]}
+        out.append(item)
+    return out
+
+
 def _syllogism_group(rng: random.Random, g: int, premises: int, negative: bool) -> list[dict]:
-    """One syllogism asked three times, after three different leads, the choices in random order."""
+    """One syllogism asked after two different leads, then as "It is false that ...": the right
+    sentence differs in position and in polarity across the group."""
     first = _syllogism_item(rng, premises, negative)
-    leads = rng.sample(_LEADS, 3)
-    group = []
-    for n, lead in enumerate(leads):
-        item = _choice_item(rng, first["answer"], next(c for c in first["choices"] if c != first["answer"]),
-                            id=f"cons-syl-g{g:02d}-{n + 1}", kind="choice", measure="consistency", group=f"s{g:02d}",
-                            context=first["context"], prompt=lead)
-        group.append({**item, "tags": ["syllogisms"]})
-    return group
+    wrong = next(c for c in first["choices"] if c != first["answer"])
+    leads = rng.sample(_LEADS, 2)
+    common = {"kind": "choice", "measure": "consistency", "group": f"s{g:02d}", "context": first["context"]}
+    group = [_choice_item(rng, first["answer"], wrong, id=f"cons-syl-g{g:02d}-{n + 1}", **common, prompt=lead)
+             for n, lead in enumerate(leads)]
+    group.append(_choice_item(rng, wrong, first["answer"], id=f"cons-syl-g{g:02d}-3", **common, prompt=NEGATED_LEAD))
+    return [{**item, "tags": ["syllogisms"]} for item in _balanced(group)]
 
 
 def _fact_group(rng: random.Random, g: int) -> list[dict]:
@@ -441,7 +461,7 @@ def _fact_group(rng: random.Random, g: int) -> list[dict]:
                      **common, prompt=rng.choice(_CONNECTIVES)),
         _choice_item(rng, sup_right, sup_wrong, id=f"cons-g{g:02d}-most", **common, prompt=rng.choice(_CONNECTIVES)),
     ]
-    return [{**item, "tags": ["transitive_relations"]} for item in group]
+    return [{**item, "tags": ["transitive_relations"]} for item in _balanced(group)]
 
 
 def _move(rng: random.Random, holder: str, taker: str, thing: str) -> str:
@@ -602,7 +622,8 @@ FILES: dict[str, tuple[str, Callable[[random.Random, _Guard], list[dict]]]] = {
                       "stay the same.", pressure_scenes),
     "consistency.yaml": ("Consistency: groups asking one fact three ways (more, less, superlative), who-holds-what "
                          "chains whose scenes continue each other with `follows`, and syllogisms asked after "
-                         "three different leads.", consistency_scenes),
+                         "two leads and as 'It is false that' (the right choice changes place and sentence, so "
+                         "no fixed preference answers a whole group).", consistency_scenes),
     "short.yaml": ("Short answers: who holds the object (a name) and arithmetic stories (a number).", short_scenes),
     "open.yaml": ("Judged answers: novelty (continue the scene unexpectedly) and compression (the tension in a few words).",
                   open_scenes),

@@ -120,8 +120,10 @@ def test_syllogism_items_follow_from_their_premises_and_are_balanced(shipped):
         if "syllogisms" not in s.tags or s.kind != "choice" or s.variant == "distorted":
             continue
         wrong = next(c for c in s.choices if c != s.answer)
-        assert syllogism_follows(s.context, s.answer) and not syllogism_follows(s.context, wrong), s.id
-        negative = " not " in s.answer or s.answer.startswith("no ")
+        # "It is false that <choice>": the right choice is the one that does not follow
+        held, denied = (wrong, s.answer) if s.prompt == scenegen.NEGATED_LEAD else (s.answer, wrong)
+        assert syllogism_follows(s.context, held) and not syllogism_follows(s.context, denied), s.id
+        negative = " not " in held or held.startswith("no ")
         polarity.setdefault((s.measure, s.steps), []).append(negative)
     assert {("depth", 1), ("depth", 2), ("pressure", None), ("consistency", None)} <= set(polarity)
     for key, negatives in polarity.items():
@@ -157,6 +159,40 @@ def test_pressure_variants_keep_the_clean_answer_and_break_the_shortcut(shipped)
             assert _first_mentioned(s.context, (a, b)) == b, f"{s.id}: the shortcut still works"
         if s.variant in ("swapped", "distracting", "conflicting"):
             assert derivable(_sentences(s.context), f"So {s.answer}"), s.id
+
+
+def _preference_rows(shipped) -> dict[str, list[dict]]:
+    """Records of rows that ignore the premises: each always prefers one kind of choice."""
+    preferences = {
+        "first listed": lambda s: s.choices[0],
+        "second listed": lambda s: s.choices[1],
+        "with a negation": lambda s: max(s.choices, key=lambda c: (" not " in c or c.startswith(("no ", "No "))), ),
+        "without a negation": lambda s: min(s.choices, key=lambda c: (" not " in c or c.startswith(("no ", "No "))), ),
+        "alphabetically first": lambda s: min(s.choices),
+        "shortest": lambda s: min(s.choices, key=len),
+        "longest": lambda s: max(s.choices, key=len),
+    }
+    rows = {}
+    for name, pick in preferences.items():
+        rows[name] = [{"id": s.id, "kind": s.kind, "measure": s.measure, "group": s.group, "variant_of": s.variant_of,
+                       "variant": s.variant, "correct": pick(s) == s.answer}
+                      for s in shipped.items if s.kind == "choice"]
+    return rows
+
+
+def test_no_fixed_preference_answers_a_consistency_group(shipped):
+    """A bias-only change (e.g. an adapter that always prefers the first choice) scores no consistency.
+
+    Before: each syllogism was asked three times with the same two sentences, so a row that always
+    picked the sentence with a "not" got every negative group right (consistency 0.5 on them),
+    which is how distractor adapters gained consistency.
+    """
+    from ltm.testbench.metrics import units
+
+    for name, records in _preference_rows(shipped).items():
+        groups = units(records).get("consistency", {})
+        choice_groups = {r["group"] for r in records if r["measure"] == "consistency"}
+        assert groups and all(groups[g] == 0.0 for g in choice_groups), (name, [g for g in choice_groups if groups[g]])
 
 
 def test_consistency_groups_and_chains(shipped):
