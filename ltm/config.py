@@ -47,6 +47,7 @@ class CorporaConfig:
     include: list[str] = _f([], "corpus names to use; empty = every corpus under `root`")
     mixtures: dict[str, dict[str, float]] = _f({}, "named mixtures: {name: {corpus: weight}}, trained as one adapter each")
     heldout_fraction: float = _f(0.1, "share of each corpus kept out of training for perplexity", min=0.0, max=0.5)
+    shelf: bool = _f(False, "`root` is the real shelf of `ltm shelf` (public-domain books + teaching corpora): `ltm overnight` lays it out there first when it is missing")
 
     def check(self):
         for name, parts in (self.mixtures or {}).items():

@@ -22,6 +22,10 @@ def run_overnight(config, track: bool = True) -> int:
     print(f"      ready: {ref.path}")
 
     print(f"[2/3] corpora in {config.corpora_root}")
+    if config.corpora.shelf and not config.corpora_root.exists():
+        from .shelf import build_shelf
+
+        build_shelf(config.corpora_root)
     tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
     for path in corpora.select(config.corpora_root, config.corpora.include):
         corpus = corpora.read_corpus(path)
