@@ -69,7 +69,7 @@ def test_sweep_runs_both_stages_logs_nested_mlflow_runs_and_writes_the_table(tmp
     assert [t.user_attrs.get("stage", 2) for t in trials] == [1, 1, 1, 2]
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials), [t.state for t in trials]
     rows = _table(csv_path)
-    assert rows[0]["rank"] == "1" and {r["kind"] for r in rows} == {"base", "adapter"}
+    assert rows[0]["rank"] == "1" and {r["kind"] for r in rows} == {"base", "adapter", "corpus"}  # corpus: 2 seeds pooled
     assert any(r["noise_floor"] for r in rows), "two seeds of one corpus should give a noise floor"
     assert (csv_path.parent / "optuna" / "pareto_front.png").exists()
 
