@@ -29,15 +29,19 @@ class BaseRef:
 
 
 def _folder_fingerprint(folder: Path) -> str:
+    """Content hash of every top-level file (weights, config, tokenizer; dotfiles skipped).
+
+    File sizes alone would give a fine-tuned copy of the same shape the same fingerprint, and so
+    the old adapters and results. Each file's sha256 is remembered by path, size and mtime
+    (ltm/filehash.py), so a large folder is read once, not on every command."""
+    from . import filehash
+
+    files = [folder / name for name in sorted(os.listdir(folder))
+             if not name.startswith(".") and (folder / name).is_file()]
+    digests = filehash.file_digests(files)
     digest = hashlib.sha256()
-    for name in sorted(os.listdir(folder)):
-        file = folder / name
-        if not file.is_file():
-            continue
-        if name.endswith(".json"):
-            digest.update(name.encode() + file.read_bytes())
-        else:
-            digest.update(f"{name}:{file.stat().st_size}".encode())
+    for file in files:
+        digest.update(f"{file.name}\0{digests[file.resolve()]}\n".encode())
     return digest.hexdigest()[:12]
 
 

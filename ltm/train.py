@@ -26,7 +26,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import atomic, basemodel, corpora
+from . import atomic, basemodel, corpora, filehash
 from .errors import LtmError
 from .progress import progress_bar
 
@@ -296,6 +296,9 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
             manifest = {
                 "adapter": final.name,
                 "hash": final.name.rsplit("-", 1)[-1],
+                # What the weights are, not what produced them (a retrain under the same name and
+                # config hash may differ); eval keys its row cache on this hash of the files it loads.
+                "weights_sha256": filehash.weights_sha256(tmp, remember=False),
                 "source": source.name,
                 "corpora": part_info,
                 "corpus_sha256": source.sha256,

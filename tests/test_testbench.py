@@ -118,7 +118,8 @@ def test_eval_writes_rows_records_and_summaries_and_reruns_from_cache(eval_confi
     assert again.summaries[adapter_row]["accuracy"] == summary["accuracy"]
 
     # Editing one item re-runs that item only, in each row. The edited item is open-ended, so an
-    # adapter row whose answer differs from the base's also re-judges that changed pair ("pairwise:").
+    # adapter row whose answer differs from the base's also re-judges that changed pair ("pairwise:");
+    # it is among the prompts of the attention view, which is measured again ("attention:").
     def keys(path):
         return [json.loads(line)["key"] for line in path.read_text().splitlines()]
 
@@ -128,8 +129,9 @@ def test_eval_writes_rows_records_and_summaries_and_reruns_from_cache(eval_confi
     evaluate(eval_config, adapters=[trained_adapter], track=False, quiet=True)
     for path in cache_files:
         added = keys(path)[len(before[path]):]
-        assert len([k for k in added if not k.startswith("pairwise:")]) == 1, (path, added)
-        assert len(added) <= 2, (path, added)
+        assert len([k for k in added if not k.startswith(("pairwise:", "attention:"))]) == 1, (path, added)
+        assert len([k for k in added if k.startswith("attention:")]) == 1, (path, added)
+        assert len(added) <= 3, (path, added)
 
 
 def test_base_row_under_disabled_adapters_equals_the_plain_base(eval_config, trained_adapter, nano):

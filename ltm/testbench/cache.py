@@ -1,9 +1,12 @@
 """Item-level result cache: a re-run only computes what changed.
 
-A row's results are keyed by what determines them — the base fingerprint and format, the
-adapter hash, the decoding settings and the judge (``row_key``); inside a row, each item is
+A row's results are keyed by what determines them — the base fingerprint (a content hash for
+folder bases) and format, the adapter's config hash and the content hash of its weight files,
+the decoding settings and the judge (``row_key``); inside a row, each item is
 keyed by its own content and the exact text the model sees (``item_key``), which is finer
-than a scene-file hash: editing one item re-runs that item only. Records are appended to
+than a scene-file hash: editing one item re-runs that item only. Row-wide results carry their
+inputs in their names (run.py): benchmarks their task files, data and lm-eval version
+(``lmeval_bridge.cache_key``), the attention view a hash of its prompts. Records are appended to
 ``runs/cache/testbench/<row_key>.jsonl`` as they are computed (flushed), so a killed
 evaluation keeps what it finished; a torn last line is ignored on reading.
 """
@@ -16,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-TESTBENCH_VERSION = 1  # bump when scoring changes, so old cached records are not reused
+TESTBENCH_VERSION = 2  # bump when scoring changes, so old cached records are not reused
 
 
 def _digest(data) -> str:
@@ -25,7 +28,8 @@ def _digest(data) -> str:
 
 def row_key(base_fingerprint: str, row, decoding, judge_name: str | None) -> str:
     return _digest({"v": TESTBENCH_VERSION, "base": base_fingerprint, "quantization": row.quantization,
-                    "dtype": row.dtype, "adapter": row.adapter_hash, "decoding": dataclasses.asdict(decoding),
+                    "dtype": row.dtype, "adapter": row.adapter_hash, "weights": row.weights_sha256,
+                    "decoding": dataclasses.asdict(decoding),
                     "judge": judge_name})
 
 

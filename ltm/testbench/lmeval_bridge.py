@@ -13,11 +13,14 @@ current directory, not to the YAML file).
 from __future__ import annotations
 
 import difflib
+import glob
+import hashlib
+import json
 import logging
 import os
 from pathlib import Path
 
-from .. import atomic
+from .. import atomic, filehash
 from ..errors import LtmError
 
 BUILTIN_TASKS = Path(__file__).resolve().parents[1] / "tasks"
@@ -85,6 +88,10 @@ class Benchmarks:
             raise LtmError(f"benchmark {unknown[0]!r} is not an lm-eval task — {fix}")
         self._lm = None
 
+    def cache_key(self) -> str:
+        """Item-cache key of these benchmarks' result on a row (see ``cache_key``)."""
+        return cache_key(self.manager, self.tasks, self.limit, self.num_fewshot)
+
     def run(self, model, tokenizer) -> tuple[dict[str, dict[str, float]], list[dict]]:
         """Return ({task: {metric: value}}, per-item records) for the model as it is now."""
         from lm_eval import simple_evaluate
@@ -146,3 +153,100 @@ def task_groups(group_subtasks: dict[str, list[str]]) -> dict[str, list[str]]:
         return out
 
     return {name: sorted(above(name)) for name in parents if name not in group_subtasks}
+
+
+def cache_key(manager, tasks: list[str], limit: int | None, num_fewshot: int) -> str:
+    """The tasks and settings, and a hash of what their result depends on: each task's config
+    (its YAML with includes resolved), the YAML files, the local data and ``!function`` modules
+    they name, and the lm-eval version. Editing a task or its data, or upgrading lm-eval, gives
+    a new key, so the old score is not reused. Hub datasets are covered by name and revision
+    only (their content is not local)."""
+    import lm_eval
+
+    configs, files = _task_dependencies(manager, tasks)
+    digests = filehash.file_digests(sorted(files))
+    spec = {"lm_eval": getattr(lm_eval, "__version__", None), "configs": configs,
+            "files": {str(path): digest for path, digest in sorted(digests.items())}}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"bench:{','.join(tasks)}:{limit}:{num_fewshot}:{digest}"
+
+
+def _entry_fields(entry) -> tuple[str, Path | None, dict | None, list]:
+    """(kind, YAML path, resolved config, member names) of a TaskManager index entry; lm-eval
+    0.4.9+ has ``Entry`` objects, older versions dicts with ``type``/``yaml_path``/``task``."""
+    if isinstance(entry, dict):
+        kind, path = str(entry.get("type", "task")), entry.get("yaml_path")
+        members = entry.get("task") if kind == "tag" else []
+        return kind, Path(path) if isinstance(path, (str, Path)) else None, None, list(members or [])
+    kind = getattr(getattr(entry, "kind", None), "name", "task").lower()
+    path = getattr(entry, "yaml_path", None)
+    members = sorted(getattr(entry, "tags", None) or []) if kind == "tag" else []
+    return kind, Path(path) if path else None, getattr(entry, "cfg", None), members
+
+
+def _task_dependencies(manager, tasks: list[str]) -> tuple[dict, set[Path]]:
+    """Configs of the named tasks and, recursively, of a group's or tag's members; local files they read."""
+    index = manager.task_index
+    configs: dict[str, object] = {}
+    files: set[Path] = set()
+    todo: list = list(tasks)
+    while todo:
+        spec = todo.pop()
+        if isinstance(spec, dict):  # a task written inline in a group's `task:` list
+            kind, path, cfg, members = ("group" if "group" in spec else "task"), None, spec, []
+            name = json.dumps(spec, sort_keys=True, default=str)
+        else:
+            name = str(spec)
+            if name in configs:
+                continue
+            entry = index.get(name)
+            if entry is None:  # a name lm-eval resolves otherwise (e.g. a YAML path)
+                configs[name] = None
+                if Path(name).is_file():
+                    files.add(Path(name).resolve())
+                continue
+            kind, path, cfg, members = _entry_fields(entry)
+        configs[name] = {"kind": kind, "config": cfg, "members": members}
+        if path is not None and path.is_file():
+            files.add(path.resolve())
+        todo.extend(members)
+        if isinstance(cfg, dict):
+            if kind == "group" and isinstance(cfg.get("task"), list):
+                todo.extend(cfg["task"])
+            files |= _local_files(cfg)
+    return configs, files
+
+
+def _local_files(cfg: dict) -> set[Path]:
+    """Local data (``dataset_kwargs.data_files``/``data_dir``, a local ``dataset_path``) and the
+    Python modules of ``!function`` entries (lm-eval leaves them as ``<dir>/<module>.<function>``)."""
+    found: set[Path] = set()
+    kwargs = cfg.get("dataset_kwargs") if isinstance(cfg.get("dataset_kwargs"), dict) else {}
+    names = list(_strings(kwargs.get("data_files"))) + list(_strings(kwargs.get("data_dir")))
+    if isinstance(cfg.get("dataset_path"), str):
+        names.append(cfg["dataset_path"])
+    for name in names:  # lm-eval (datasets) reads relative paths from the current directory
+        for match in glob.glob(os.path.expanduser(name), recursive=True) or [name]:
+            path = Path(match)
+            if path.is_file():
+                found.add(path.resolve())
+            elif path.is_dir():
+                found |= {p.resolve() for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    for value in _strings(cfg):
+        if "/" in value and "." in value.rsplit("/", 1)[-1]:
+            module = Path(value.rsplit(".", 1)[0] + ".py")
+            if module.is_file():
+                found.add(module.resolve())
+    return found
+
+
+def _strings(value):
+    """Every string inside a nested config value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)

@@ -12,6 +12,7 @@ like a corpus that taught nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,20 @@ class Row:
     @property
     def adapter_hash(self) -> str:
         return self.manifest.get("hash", "") if self.adapter else ""
+
+    @functools.cached_property
+    def weights_sha256(self) -> str:
+        """Content hash of the adapter's weight files as they are now ("" for base rows).
+
+        Computed from the files (each remembered by path, size and mtime, so this is a few
+        stats), not read from the manifest: weights replaced in place — `ltm train --force`,
+        a copy from another machine — must not reuse the old weights' results. Training writes
+        the same hash into the manifest as ``weights_sha256``."""
+        if self.adapter is None:
+            return ""
+        from ..filehash import weights_sha256
+
+        return weights_sha256(self.adapter)
 
     @property
     def corpus(self) -> str:

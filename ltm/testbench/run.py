@@ -205,7 +205,9 @@ class _Context:
                 summary["benchmarks"], bench_records = self._benchmarks(model, store)
             if tb.latency:
                 summary["latency"] = self._cached(store, "latency", lambda: _latency(model, self.tokenizer))
-            attention = self._cached(store, "attention", lambda: _attention(model, self.tokenizer, self.scenes))
+            texts = _attention_texts(self.scenes)
+            digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]  # new scenes, new measurement
+            attention = self._cached(store, f"attention:{digest}", lambda: _attention(model, self.tokenizer, texts))
         if row.kind != "base" and self.base_records:
             summary["judge_pairwise_vs_base"] = self._pairwise(records, store)
         if row.kind == "base":
@@ -312,15 +314,15 @@ class _Context:
 
     def _benchmarks(self, model, store) -> tuple[dict, list[dict]]:
         bench = self.benchmarks
-        name = f"bench:{','.join(bench.tasks)}:{bench.limit}:{bench.num_fewshot}"
-        result = self._cached(store, name, lambda: dict(zip(("metrics", "records"), bench.run(model, self.tokenizer),
+        result = self._cached(store, bench.cache_key(), lambda: dict(zip(("metrics", "records"), bench.run(model, self.tokenizer),
                                                              strict=True)))
         return result["metrics"], result["records"]
 
     def _row_info(self, row: Row) -> dict:
         info = {"row": row.name, "kind": row.kind, "decoding": dataclasses.asdict(self.config.testbench.decoding), "quantization": row.quantization, "dtype": row.dtype,
                 "base": self.config.base.model, "adapter": str(row.adapter) if row.adapter else None,
-                "adapter_hash": row.adapter_hash or None, "corpus": row.corpus or None,
+                "adapter_hash": row.adapter_hash or None, "weights_sha256": row.weights_sha256 or None,
+                "corpus": row.corpus or None,
                 "tokenizer": f"{type(self.tokenizer).__name__} ({len(self.tokenizer)} tokens)",
                 "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else []}
         if row.manifest:
@@ -339,10 +341,14 @@ def _latency(model, tokenizer) -> dict:
     return measure_latency(model, tokenizer)
 
 
-def _attention(model, tokenizer, scenes: SceneSet) -> list[float]:
+def _attention_texts(scenes: SceneSet) -> list[str]:
+    """The prompts the attention view is measured on: the first scene items' model inputs."""
+    return [scenes.input_text(s) for s in scenes.items[:ATTENTION_PROMPTS]]
+
+
+def _attention(model, tokenizer, texts: list[str]) -> list[float]:
     from .attention import attention_entropy
 
-    texts = [scenes.input_text(s) for s in scenes.items[:ATTENTION_PROMPTS]]
     return [round(v, 6) for v in attention_entropy(model, tokenizer, texts)]
 
 
