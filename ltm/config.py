@@ -142,6 +142,7 @@ class SweepConfig:
     sampler: Literal["tpe", "grid"] = _f("tpe", "stage-2 sampler")
     seeds: list[int] = _f([0, 1], "seeds for the noise floor (same corpus, different seeds)")
     top_k: int = _f(3, "best single corpora that stage 2 mixes", min=1)
+    proxy_steps: int = _f(0, "stage 1 trains every corpus for only this many steps (a cheap proxy), then the top_k again at the full budget, and prints the Spearman correlation of the two rankings; 0: off", min=0)
     seed_every_corpus: bool = _f(False, "train every stage-1 corpus with every seed in `seeds` (not only the first corpus): seed-aware intervals for all")
     learning_rates: list[float] = _f([0.5, 2.0], "stage 2: learning-rate range as factors of training.learning_rate (log-uniform)")
     ranks: list[int] = _f([8, 16, 32], "stage 2: LoRA ranks to try (alpha = 2 x rank)")

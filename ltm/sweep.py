@@ -145,10 +145,12 @@ def open_study(config, track: bool = False):
             time.sleep(0.5)
         return study, False
     # Only the worker that created the study gets here: the database's unique study name is the lock.
+    proxy = {"proxy": True} if config.sweep.proxy_steps else {}
     for corpus in names:
-        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": config.sweep.seeds[0]})
+        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": config.sweep.seeds[0], **proxy})
     for corpus, seed in _extra_seeds(config, names):
-        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": seed, "noise_floor": True})
+        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": seed, "noise_floor": True, **proxy})
+    study.set_user_attr("full_trials", min(config.sweep.top_k, len(names)) if proxy else 0)
     study.set_user_attr("config", json.loads(json.dumps(dataclasses.asdict(config), default=str)))
     try:
         if track:  # before "stage1_trials": the other workers wait for that, then find this run
@@ -191,6 +193,9 @@ class Objective:
             name = trial.user_attrs["corpus"]
             trial_config.training.seed = int(trial.user_attrs["seed"])
             params = {"corpus": name, "seed": trial_config.training.seed}
+            if trial.user_attrs.get("proxy"):
+                trial_config.training.max_steps = self.config.sweep.proxy_steps
+                params["proxy_steps"] = self.config.sweep.proxy_steps
         else:
             try:
                 name, params = self._stage2(trial, trial_config)
@@ -314,14 +319,57 @@ def _record_failure(run_dir: Path, name: str, reason: str) -> None:
     atomic.write_json(path, failures)
 
 
-def top_corpora(study, k: int) -> list[str]:
-    """Best stage-1 corpora by composite (the first seed only, so the noise trial adds nothing)."""
+def top_corpora(study, k: int, proxy: bool | None = None) -> list[str]:
+    """Best stage-1 corpora by composite (the first seed only, so the noise trial adds nothing).
+
+    With a proxy stage, the full-budget trials rank the corpora once they exist (``proxy=None``);
+    ``proxy=True`` / ``False`` ask for one ranking or the other.
+    """
     import optuna
 
     done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             if t.user_attrs.get("stage") == 1 and not t.user_attrs.get("noise_floor")]
-    ranked = sorted(done, key=lambda t: -t.values[0])
+    full = [t for t in done if not t.user_attrs.get("proxy")]
+    chosen = ([t for t in done if t.user_attrs.get("proxy")] if proxy else full if proxy is False or full else done)
+    ranked = sorted(chosen, key=lambda t: -t.values[0])
     return [t.user_attrs["corpus"] for t in ranked[:k]]
+
+
+def _queue_full_budget(config, study) -> bool:
+    """After a proxy stage 1: the top_k corpora again at the full budget. True while stage 1 runs elsewhere.
+
+    Two workers finishing stage 1 together may both queue them; the file lock per adapter and the
+    result cache make the second copy cost nothing but a lookup.
+    """
+    import optuna
+
+    planned = int(study.user_attrs.get("full_trials", 0))
+    if not planned or study.user_attrs.get("full_queued"):
+        return False
+    stage1 = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("proxy")]
+    if any(not _finished(t) for t in stage1):
+        return True
+    study.set_user_attr("full_queued", True)
+    for corpus in top_corpora(study, planned, proxy=True):
+        study.enqueue_trial({}, user_attrs={"stage": 1, "corpus": corpus, "seed": config.sweep.seeds[0], "full": True})
+    return False
+
+
+def proxy_check(study) -> dict | None:
+    """Spearman correlation between the proxy ranking and the full-budget ranking of the same corpora."""
+    import optuna
+    from scipy.stats import spearmanr
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if t.user_attrs.get("stage") == 1 and not t.user_attrs.get("noise_floor")]
+    proxy = {t.user_attrs["corpus"]: t.values[0] for t in done if t.user_attrs.get("proxy")}
+    full = {t.user_attrs["corpus"]: t.values[0] for t in done if t.user_attrs.get("full")}
+    both = sorted(set(proxy) & set(full))
+    if len(both) < 2:
+        return None
+    rho = spearmanr([proxy[c] for c in both], [full[c] for c in both]).statistic
+    return {"corpora": both, "proxy": [proxy[c] for c in both], "full": [full[c] for c in both],
+            "spearman": None if rho != rho else round(float(rho), 4)}
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -334,10 +382,12 @@ def run_sweep(config, track: bool = True) -> Path:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by ltm, in one line
     study, created = open_study(config, track)
     stage1 = int(study.user_attrs.get("stage1_trials", 0))
-    total = stage1 + config.sweep.trials
+    full = int(study.user_attrs.get("full_trials", 0))
+    total = stage1 + full + config.sweep.trials
     parent = _parent_run(config, study) if track else None
     print(f"study {study.study_name!r} in {storage_url(config).split('@')[-1]}: "
-          f"{stage1} stage-1 trials + {config.sweep.trials} stage-2 trials" + ("" if created else " (resuming)"))
+          f"{stage1} stage-1 trials" + (f" at {config.sweep.proxy_steps} steps + {full} at the full budget" if full else "")
+          + f" + {config.sweep.trials} stage-2 trials" + ("" if created else " (resuming)"))
     objective = Objective(config, parent, track)
     _requeue_interrupted(study)
     while True:
@@ -345,6 +395,11 @@ def run_sweep(config, track: bool = True) -> Path:
         finished = [t for t in trials if _finished(t)]
         waiting = [t for t in trials if t.state == optuna.trial.TrialState.WAITING]
         running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        if not waiting and _queue_full_budget(config, study):
+            time.sleep(min(5.0, config.sweep.heartbeat_seconds))  # proxy trials still run on other workers
+            _fail_stale(study)
+            continue
+        waiting = waiting or [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
         if not waiting and len(finished) + len(running) >= total:
             if not running:
                 break
@@ -356,6 +411,12 @@ def run_sweep(config, track: bool = True) -> Path:
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
     run_dir = results_run(config)
     scored, csv_path = score_run(config, run_dir, quiet=True)
+    check = proxy_check(study)
+    if check:
+        atomic.write_json(run_dir / "proxy_check.json", check)
+        rho = "undefined (ties)" if check["spearman"] is None else f"{check['spearman']:+.2f}"
+        print(f"proxy check: Spearman {rho} between the {config.sweep.proxy_steps}-step ranking and the full-budget "
+              f"ranking of {len(check['corpora'])} corpora" + (" (few corpora: says little)" if len(check["corpora"]) < 4 else ""))
     _save_plots(config, study, run_dir, parent)
     return csv_path
 

@@ -173,3 +173,27 @@ def test_ctrl_c_stops_cleanly_says_how_to_resume_and_the_interrupted_trial_runs_
     done = sorted((t.user_attrs["corpus"], t.user_attrs["seed"]) for t in study.get_trials()
                   if t.state == optuna.trial.TrialState.COMPLETE)
     assert done == [("transitive_relations", 0), ("transitive_relations", 1), ("weather_log", 0)]
+
+
+def test_proxy_stage_ranks_every_corpus_cheaply_then_the_top_k_at_full_budget(tmp_path, repo_root, capsys):
+    import json
+
+    import optuna
+
+    from ltm.config import load_config
+    from ltm.sweep import run_sweep, storage_url, study_name
+
+    path = _write_config(tmp_path, repo_root, trials=0, seeds=(0,))
+    path.write_text(path.read_text().replace("  top_k: 2\n", "  top_k: 2\n  proxy_steps: 2\n"))
+    config = load_config(path)
+    csv_path = run_sweep(config, track=False)
+    study = optuna.load_study(study_name=study_name(config), storage=storage_url(config))
+    trials = study.get_trials()
+    assert [bool(t.user_attrs.get("proxy")) for t in trials] == [True, True, False, False]
+    assert sorted(t.user_attrs["corpus"] for t in trials[2:]) == ["transitive_relations", "weather_log"]
+    adapters = {t.user_attrs["adapter"] for t in trials}
+    steps = sorted(json.loads((Path(a) / "manifest.json").read_text())["steps"] for a in adapters)
+    assert steps == [2, 2, 8, 8]
+    check = json.loads((csv_path.parent / "proxy_check.json").read_text())
+    assert check["corpora"] == ["transitive_relations", "weather_log"]
+    assert "proxy check: Spearman" in capsys.readouterr().out
