@@ -203,14 +203,16 @@ def cmd_score(args) -> int:
 
 
 def _print_ranking(scored) -> None:
+    from .score import LEGEND, delta_text, forgetting_text
+
     width = max(len(s.row.name) for s in scored)
-    print(f"{'rank':>4}  {'row':<{width}}  {'composite [95% CI]':<26} {'Δ vs base [95% CI]':<28} {'forgetting':>10}")
+    print(f"{'rank':>4}  {'row':<{width}}  {'composite [95% CI]':<26} {'Δ vs base [95% CI]':<30} {'P(rank 1)':>9} "
+          f"{'forgetting %':>12}")
     for s in scored:
-        delta = "—" if s.row.summary.get("kind") == "base" else s.delta.text(3) + (" ~" if s.within_noise else "")
-        forgetting = "—" if s.forgetting is None else f"{s.forgetting:+.1%}"
-        print(f"{s.rank or '—':>4}  {s.row.name:<{width}}  {s.composite.text(3):<26} {delta:<28} {forgetting:>10}"
-              + (f"  {s.note}" if s.note else ""))
-    print("~ = inside the noise floor or the interval includes 0")
+        p_first = "—" if s.p_first is None else f"{s.p_first:.2f}"
+        print(f"{s.rank or '—':>4}  {s.row.name:<{width}}  {s.composite.text(3):<26} {delta_text(s):<30} {p_first:>9} "
+              f"{forgetting_text(s):>12}" + (f"  {s.note}" if s.note else ""))
+    print(LEGEND)
 
 
 # ---------------------------------------------------------------- sweep

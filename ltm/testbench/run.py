@@ -298,7 +298,8 @@ class _Context:
 
         batch = max(1, self.config.testbench.batch_size // 2)
         out = {}
-        text = general_text()
+        general = self.config.scoring.general_text
+        text = general_text(self.config.path(general) if general else None)
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         out["ppl_general"] = self._cached(store, f"ppl:general:{digest}", lambda: perplexity(model, self.tokenizer, text, batch))
         if row.adapter is not None:
@@ -324,7 +325,10 @@ class _Context:
                 "adapter_hash": row.adapter_hash or None, "weights_sha256": row.weights_sha256 or None,
                 "corpus": row.corpus or None,
                 "tokenizer": f"{type(self.tokenizer).__name__} ({len(self.tokenizer)} tokens)",
-                "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else []}
+                "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else [],
+                # what a figure depends on beyond ltm's own inputs: the same scenes on another machine
+                # or library version can score differently, and the table says so beside every row
+                "base_fingerprint": self.ref.fingerprint, "versions": _versions()}
         if row.manifest:
             training = row.manifest.get("config", {}).get("training", {})
             info["training"] = {k: row.manifest.get(k) for k in ("tokens_seen", "tokens_per_epoch", "train_seconds", "steps",
@@ -333,6 +337,14 @@ class _Context:
                                      "max_length": training.get("max_length"), "seed": training.get("seed"),
                                      "pages": sum(p.get("pages", 0) for p in row.manifest.get("corpora", []))})
         return info
+
+
+def _versions() -> dict:
+    import platform
+
+    from ..train import library_versions
+
+    return {**library_versions(), "machine": platform.machine()}
 
 
 def _latency(model, tokenizer) -> dict:
