@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import threading
@@ -12,7 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ltm.errors import LtmError
-from ltm.testbench.judge import Judge, LocalBackend, OpenAIBackend, make_judge, parse_preference, parse_verdict
+from ltm.testbench.judge import (
+    Judge,
+    LocalBackend,
+    OpenAIBackend,
+    grade_prompt,
+    make_judge,
+    pair_prompt,
+    parse_preference,
+    parse_verdict,
+)
 
 SECRET = "sk-test-PLANTED-0123456789abcdef"
 
@@ -416,3 +426,232 @@ def test_local_judge_uses_a_chat_template(nano):
     tokenizer.chat_template = "{% for m in messages %}User: {{ m['content'] }}\n{% endfor %}Judge:\n"
     verdict = Judge(LocalBackend(model, tokenizer), None).grade(TASK, "7", PRINCIPLES)
     assert 1.0 <= verdict.score <= 10.0 and isinstance(verdict.critique, str)
+
+
+# --------------------------------------------------------------------------- multi-token scores (digit-splitting tokenizers)
+#
+# Qwen2 / Llama-3 / SmolLM2-style pre-tokenizers write " 10" as " " + "1" + "0": no single
+# next token after "Score:" is a score. These tests build such a tokenizer in-test and a
+# real Llama whose next-token distribution is set by hand (a bigram model: attention and
+# MLP outputs are zeroed, so the logits depend only on the current token), which makes the
+# judge's intended score — and the exact expected value — known in advance.
+
+
+@pytest.fixture(scope="module")
+def split_tokenizer():
+    """A byte-level BPE trained on judge prompts whose pre-tokenizer isolates spaces and single digits."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [grade_prompt(TASK, a, PRINCIPLES) + f"\nScore: {n}\nCritique: Fine.\n"
+             for n, a in enumerate(["7", "3 + 4 = 7 apples.", "12"], 1)]
+    texts += [pair_prompt(TASK, a, b, PRINCIPLES) + "\nWinner: A\nReason: Right.\n" for a, b in [("7", "12"), ("12", "7"), ("7", "8")]]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(" ", behavior="isolated"),
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainer=trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+
+
+def _pieces(tokenizer, text: str) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(tokenizer.encode(text, add_special_tokens=False))
+
+
+def bigram_llama(tokenizer, table: dict[str, dict[str, float]]):
+    """A 2-layer LlamaForCausalLM with p(next | current) = ``table[current]`` (token strings as the
+    tokenizer spells them); mass a row leaves over, and every token without a row, is spread evenly.
+
+    Each block's attention and MLP outputs are zeroed, so the residual stream stays the current
+    token's embedding: a one-hot of its row (tokens without a row share one more direction), which
+    the final RMSNorm scales by a constant and the LM head maps to that row's log-probabilities.
+    The hidden size is the number of rows + 1, so a 49,152-token vocabulary costs nothing."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    vocab, hidden = len(tokenizer), len(table) + 1
+    config = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=8, num_hidden_layers=2,
+                         num_attention_heads=1, num_key_value_heads=1, head_dim=8, max_position_embeddings=4096,
+                         tie_word_embeddings=False, pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config).eval()
+    logprobs = torch.full((hidden, vocab), -math.log(vocab))  # row 0: every token without a row of its own
+    embed = torch.zeros(vocab, hidden)
+    embed[:, 0] = 1.0
+    for k, (current, row) in enumerate(table.items(), 1):
+        i = tokenizer.convert_tokens_to_ids(current)
+        given = {tokenizer.convert_tokens_to_ids(t): p for t, p in row.items()}
+        assert i is not None and None not in given, f"{current!r} or one of {list(row)} is not a token"
+        rest = (1.0 - sum(given.values())) / (vocab - len(given))
+        logprobs[k] = math.log(rest)
+        for j, p in given.items():
+            logprobs[k, j] = math.log(p)
+        embed[i] = torch.nn.functional.one_hot(torch.tensor(k), hidden).float()
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight.copy_(embed)
+        scale = float(model.model.norm(torch.eye(hidden)[:1])[0, 0])  # the final RMSNorm's gain on a one-hot
+        model.lm_head.weight.copy_(logprobs.T / scale)
+    return model
+
+
+def _score(tokenizer, table) -> float:
+    return Judge(LocalBackend(bigram_llama(tokenizer, table), tokenizer), None).grade(TASK, "7", PRINCIPLES).score
+
+
+def test_the_split_tokenizer_spells_scores_and_labels_over_several_tokens(split_tokenizer):
+    assert _pieces(split_tokenizer, "Score: 10\n") == ["Score:", "Ġ", "1", "0", "Ċ"]
+    assert _pieces(split_tokenizer, "Winner: A") == ["Winner:", "Ġ", "A"]
+
+
+def test_bigram_llama_has_the_distribution_it_was_given(split_tokenizer):
+    import torch
+
+    model = bigram_llama(split_tokenizer, {"0": {"Ċ": 0.9}})
+    ids = torch.tensor([split_tokenizer.encode("Score: 10")])
+    with torch.no_grad():
+        probs = model(input_ids=ids).logits[0, -1].softmax(-1)
+    assert float(probs[split_tokenizer.convert_tokens_to_ids("Ċ")]) == pytest.approx(0.9, abs=1e-4)
+
+
+MEANS_10 = {"Score:": {"Ġ": 0.97}, "Ġ": {"1": 0.97}, "1": {"0": 0.97}, "0": {"Ċ": 0.97}}
+
+
+def test_local_judge_reads_a_ten_spelled_over_three_tokens(split_tokenizer):
+    # the judge writes " 10\n" with probability ~0.88; the first token after "Score:" is " " and the next is "1"
+    assert _score(split_tokenizer, MEANS_10) >= 9.5
+
+
+def test_local_judge_does_not_let_one_win_as_the_prefix_of_ten(split_tokenizer):
+    means_1 = {"Score:": {"Ġ": 0.97}, "Ġ": {"1": 0.97}, "1": {"Ċ": 0.97}}
+    assert _score(split_tokenizer, means_1) <= 1.5
+    means_7 = {"Score:": {"Ġ": 0.97}, "Ġ": {"7": 0.97}, "7": {"Ċ": 0.97}}
+    assert _score(split_tokenizer, means_7) == pytest.approx(7.0, abs=0.3)
+
+
+def test_local_judge_score_is_the_expected_value_over_whole_numbers(split_tokenizer):
+    """Half " 1\\n", half " 10\\n" (the other numbers nearly impossible): the expected score is about 5.5."""
+    table = {"Score:": {"Ġ": 0.999}, "Ġ": {"1": 0.999}, "1": {"0": 0.5, "Ċ": 0.4999}, "0": {"Ċ": 0.999}}
+    assert _score(split_tokenizer, table) == pytest.approx(5.5, abs=0.05)
+
+
+def test_local_judge_prefers_a_label_spelled_over_two_tokens(split_tokenizer):
+    table = {"Winner:": {"Ġ": 0.97}, "Ġ": {"B": 0.97}, "B": {"Ċ": 0.97}}
+    backend = LocalBackend(bigram_llama(split_tokenizer, table), split_tokenizer)
+    pair = Judge(backend, None).compare(TASK, "7", "12", PRINCIPLES)
+    assert (pair.first_order, pair.second_order) == ("B", "A")  # the judge always names the second shown
+    assert pair.preference == 0.0
+
+
+def test_candidates_scored_in_one_batched_pass_match_separate_forwards(split_tokenizer):
+    """The shared prefix runs once, the candidates together on its cache: each candidate's value must
+    equal its own sequence log-probability plus the boundary, computed here the slow way with one
+    forward per candidate on a random Llama whose attention is real. The model's context (64) is
+    shorter than the prompt, so this also checks the left truncation keeps room for the longest candidate."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = split_tokenizer
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                         initializer_range=0.3)  # large weights: the context visibly moves the candidates
+    model = LlamaForCausalLM(config).eval()
+    backend = LocalBackend(model, tok)
+    calls = []
+    model.register_forward_pre_hook(lambda module, args, kwargs: calls.append(1), with_kwargs=True)
+    prompt = grade_prompt(TASK, "7", PRINCIPLES)
+    continuations = [" 1", " 10", "7", "10", " A"]
+    with torch.no_grad():
+        got = backend._continuation_logprobs(prompt, "Score:", continuations)
+    assert len(calls) == 2  # the prefix, then every candidate in one batch
+
+    context = tok.encode(prompt + "\nScore:")
+    assert len(context) > 64
+    word = torch.tensor([tok.decode([i])[:1].isalnum() for i in range(len(tok))])
+    for continuation, value in zip(continuations, got, strict=True):
+        own = tok.encode(prompt + "\nScore:" + continuation)[len(context):]
+        ids = context[-(64 - 3):] + own  # the longest candidate (" 10") is 3 tokens
+        with torch.no_grad():
+            logp = model(input_ids=torch.tensor([ids])).logits[0].log_softmax(-1)
+        start = len(ids) - len(own)
+        expected = sum(float(logp[start - 1 + j, t]) for j, t in enumerate(own))
+        expected += float(torch.logsumexp(logp[-1][~word], dim=0))
+        assert value == pytest.approx(expected, abs=1e-4), continuation
+
+
+@pytest.mark.slow
+def test_a_trained_judge_reads_ten_one_and_seven_on_the_split_tokenizer():
+    """Not set by hand: a tiny Llama trained (120 steps: 9 s on 2 idle cores, about a minute on busy ones) to
+    grade three answers 10, 1 and 7 in the judge's own prompt, on a SmolLM2-style tokenizer
+    (single digits, the space on its own). The old next-token reader gave 2.3, 1.9 and 2.1."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    graded = {"3 + 4 = 7, so she has 7 apples.": 10, "She has 12 apples.": 1, "7": 7}
+    texts = [grade_prompt(TASK, a, PRINCIPLES) + f"\nScore: {n}\nCritique: graded {n}.\n" for a, n in graded.items()]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainer=trainers.BpeTrainer(
+        vocab_size=1200, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    assert _pieces(tokenizer, "Score: 10\n")[-4:] == ["Ġ", "1", "0", "Ċ"]
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=48, intermediate_size=96,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                         max_position_embeddings=512, tie_word_embeddings=False))
+    rows = [torch.tensor(tokenizer.encode(t)) for t in texts]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+        labels[i, : len(row)] = row
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(120):
+        loss = model(input_ids=ids, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.1
+
+    judge = Judge(LocalBackend(model, tokenizer), None)
+    scores = {n: judge.grade(TASK, answer, PRINCIPLES).score for answer, n in graded.items()}
+    assert scores[10] >= 9.0 and scores[1] <= 2.0 and scores[7] == pytest.approx(7.0, abs=1.0), scores
+
+
+@pytest.mark.slow
+def test_the_smollm2_tokenizer_spells_scores_as_the_judge_scores_them():
+    """The real base ltm ships (`smollm2-135m`, ltm/realbase.py; only its tokenizer is loaded, from
+    the folder converted once per machine) writes " 10" as " " + "1" + "0" after the chat template's
+    "Score:". Each candidate must be spelled that way, and a judge meaning 10 must score 10."""
+    from ltm.basemodel import load_tokenizer
+
+    tokenizer = load_tokenizer("smollm2-135m")
+    assert tokenizer.chat_template  # the judge reads the prompt through it
+    prompt = grade_prompt(TASK, "7", PRINCIPLES)
+    shell = LocalBackend(bigram_llama(tokenizer, {}), tokenizer)
+    text, special = shell._context_text(prompt)
+    context = tokenizer.encode(text + "Score:", add_special_tokens=special)
+    for label in LocalBackend.SCORE_LABELS:
+        for spelling, expected in (("", list(label)), (" ", ["Ġ", *label])):
+            full = tokenizer.encode(text + "Score:" + spelling + label, add_special_tokens=special)
+            assert full[: len(context)] == context
+            assert tokenizer.convert_ids_to_tokens(full[len(context):]) == expected
+
+    last = tokenizer.convert_ids_to_tokens(context[-1:])[0]  # ":"
+    means_10 = {last: {"Ġ": 0.97}, "Ġ": {"1": 0.97}, "1": {"0": 0.97}, "0": {"Ċ": 0.97}}
+    means_1 = {last: {"Ġ": 0.97}, "Ġ": {"1": 0.97}, "1": {"Ċ": 0.97}}
+    assert _score(tokenizer, means_10) >= 9.5
+    assert _score(tokenizer, means_1) <= 1.5
