@@ -2,7 +2,8 @@
 
 Prompts are left-padded so a batch decodes together; the answer is the text after the
 prompt, cut at the first blank line (short answers: at the first newline), so a model
-that rambles on is judged on what it said first.
+that rambles on is judged on what it said first; leading whitespace is stripped before the
+cut, so a reply that opens with a newline is not read as empty.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ def decoding_kwargs(decoding) -> dict:
 
 def decoding_record(decoding) -> dict:
     return asdict(decoding)
+
+
+def cut_answer(text: str, stop_at_newline: bool) -> str:
+    """What a model said first: ``text`` up to its first newline (short answers) or blank line (open).
+
+    Leading whitespace goes first: instruct models often open a reply with "\n" or "\n\n",
+    and cutting before stripping turned "\nWill has it" into an empty answer.
+    """
+    cut = "\n" if stop_at_newline else "\n\n"
+    return text.lstrip().split(cut)[0].strip()
 
 
 def generate(model, tokenizer, prompts: list[str], decoding, batch_size: int = 16,
@@ -49,6 +60,5 @@ def generate(model, tokenizer, prompts: list[str], decoding, batch_size: int = 1
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), pad_token_id=pad, **kwargs)
             for row in range(len(batch)):
                 text = tokenizer.decode(out[row, width:], skip_special_tokens=True)
-                cut = "\n" if stop_at_newline else "\n\n"
-                outputs.append(text.split(cut)[0].strip())
+                outputs.append(cut_answer(text, stop_at_newline))
     return outputs
