@@ -389,7 +389,7 @@ def table_rows(scored: list[Scored]) -> list[dict]:
         row = {
             "rank": item.rank or "", "row": item.row.name, "kind": s.get("kind", ""), "corpus": s.get("corpus") or "",
             "corpus_files": ";".join(s.get("corpus_files") or []), "base_model": s.get("base", ""),
-            "base_fingerprint": s.get("base_fingerprint", ""),
+            "base_fingerprint": s.get("base_fingerprint", ""), "base_content": s.get("base_content") or "",
             "format": f"{s.get('quantization', '')}/{s.get('dtype', '')}", "lora_rank": training.get("rank", ""),
             "context_length": training.get("max_length", ""), "tokenizer": s.get("tokenizer", ""),
             "decoding": json.dumps(s.get("decoding") or {}, sort_keys=True),
@@ -516,11 +516,29 @@ def effective_weights(config) -> tuple[dict[str, float], str | None]:
     return weights, None
 
 
+def mixed_provenance(rows: list[RowData]) -> str | None:
+    """A warning when the rows of one table were computed on different base weights or libraries."""
+    seen: dict[str, set] = {}
+    for row in rows:
+        versions = row.summary.get("versions") or {}
+        for key, value in [("base weights", row.summary.get("base_content"))] + sorted(versions.items()):
+            if value is not None:
+                seen.setdefault(key, set()).add(str(value))
+    differ = [f"{key} ({', '.join(sorted(values))})" for key, values in seen.items() if len(values) > 1]
+    if not differ:
+        return None
+    return ("warning: these rows were computed with different " + "; ".join(differ)
+            + " — compare them with care, or re-run `ltm eval` on one machine (cached items are reused)")
+
+
 def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = False) -> tuple[list[Scored], Path]:
     rows = load_run(run_dir)
     weights, why = effective_weights(config)
     if why and not quiet:
         print(why)
+    mixed = mixed_provenance(rows)
+    if mixed and not quiet:
+        print(mixed)
     scored = score(rows, weights, config.scoring.bootstrap, config.scoring.confidence,
                    controls=config.scoring.controls, max_forgetting=config.scoring.max_forgetting)
     out = Path(out) if out else Path(run_dir)

@@ -172,3 +172,17 @@ def test_task_groups_nest():
 
     groups = task_groups({"mmlu": ["mmlu_stem", "mmlu_other"], "mmlu_stem": ["mmlu_physics"], "mmlu_other": ["mmlu_law"]})
     assert groups == {"mmlu_physics": ["mmlu", "mmlu_stem"], "mmlu_law": ["mmlu", "mmlu_other"]}
+
+
+def test_rows_from_different_base_weights_or_libraries_are_flagged(tmp_path):
+    from ltm.score import mixed_provenance
+
+    _write_row(tmp_path, "base", "base", _records(0.5, 1))
+    _write_row(tmp_path, "a", "adapter", _records(0.6, 2), corpus="a")
+    for name, content, torch in (("base", "abc", "2.13.0"), ("a", "def", "2.13.0")):
+        summary = json.loads((tmp_path / f"{name}.summary.json").read_text())
+        summary.update(base_content=content, versions={"torch": torch, "transformers": "5.25.0"})
+        (tmp_path / f"{name}.summary.json").write_text(json.dumps(summary))
+    warning = mixed_provenance(load_run(tmp_path))
+    assert "base weights (abc, def)" in warning and "torch" not in warning
+    assert table_rows(score(load_run(tmp_path), WEIGHTS, resamples=100))[0]["base_content"] in ("abc", "def")

@@ -328,7 +328,8 @@ class _Context:
                 "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else [],
                 # what a figure depends on beyond ltm's own inputs: the same scenes on another machine
                 # or library version can score differently, and the table says so beside every row
-                "base_fingerprint": self.ref.fingerprint, "versions": _versions()}
+                "base_fingerprint": self.ref.fingerprint, "base_content": _content_hash(self.ref),
+                "versions": _versions()}
         if row.manifest:
             training = row.manifest.get("config", {}).get("training", {})
             info["training"] = {k: row.manifest.get(k) for k in ("tokens_seen", "tokens_per_epoch", "train_seconds", "steps",
@@ -337,6 +338,14 @@ class _Context:
                                      "max_length": training.get("max_length"), "seed": training.get("seed"),
                                      "pages": sum(p.get("pages", 0) for p in row.manifest.get("corpora", []))})
         return info
+
+
+def _content_hash(ref) -> str | None:
+    """The base folder's content hash: an embedded base rebuilt on another machine (or another
+    library version) has the same recipe fingerprint but other weights, and this says so."""
+    from ..basemodel import _folder_fingerprint
+
+    return _folder_fingerprint(ref.path) if ref.path and Path(ref.path).is_dir() else None
 
 
 def _versions() -> dict:
