@@ -35,6 +35,7 @@ class BaseModelConfig:
     quantization: Literal["none", "nf4"] = _f("none", "`nf4`: 4-bit QLoRA via bitsandbytes; `none`: bf16 on GPU, fp32 on CPU")
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = _f("auto", "weights/compute dtype; `auto` = bf16 on CUDA, fp32 on CPU")
     trust_remote_code: bool = _f(False, "allow custom modelling code shipped with a hub model")
+    chat_template: Literal["off", "generate", "all"] = _f("off", "wrap scene inputs in the tokenizer's chat template (instruct models): `generate` = short and open answers only, `all` = choice items too (their log-likelihoods then follow the assistant turn); recorded with every result")
 
     def check(self):
         if not self.model or not str(self.model).strip():

@@ -128,6 +128,7 @@ class SceneSet:
     items: list[Scene]
     file_hashes: dict[str, str]
     linked: list[Scene] | None = None  # every scene, when `items` is a subset: chains still resolve
+    template: object = None  # (scene, text) -> text the model sees, e.g. an instruct model's chat template
 
     def by_id(self) -> dict[str, Scene]:
         index = self.__dict__.get("_index")
@@ -136,7 +137,10 @@ class SceneSet:
         return index
 
     def subset(self, keep) -> SceneSet:
-        return SceneSet([s for s in self.items if keep(s)], self.file_hashes, self.linked or self.items)
+        return SceneSet([s for s in self.items if keep(s)], self.file_hashes, self.linked or self.items, self.template)
+
+    def with_template(self, template) -> SceneSet:
+        return SceneSet(self.items, self.file_hashes, self.linked, template)
 
     def full_context(self, scene: Scene) -> str:
         """The context the model sees: the chain of earlier scenes' contexts, then this one's."""
@@ -151,7 +155,8 @@ class SceneSet:
 
     def input_text(self, scene: Scene) -> str:
         context = self.full_context(scene)
-        return f"{context} {scene.prompt.strip()}" if context else scene.prompt.strip()
+        text = f"{context} {scene.prompt.strip()}" if context else scene.prompt.strip()
+        return self.template(scene, text) if self.template else text
 
     @property
     def sha256(self) -> str:

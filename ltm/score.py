@@ -392,7 +392,7 @@ def table_rows(scored: list[Scored]) -> list[dict]:
             "base_fingerprint": s.get("base_fingerprint", ""), "base_content": s.get("base_content") or "",
             "format": f"{s.get('quantization', '')}/{s.get('dtype', '')}", "lora_rank": training.get("rank", ""),
             "context_length": training.get("max_length", ""), "tokenizer": s.get("tokenizer", ""),
-            "decoding": json.dumps(s.get("decoding") or {}, sort_keys=True),
+            "decoding": json.dumps(s.get("decoding") or {}, sort_keys=True), "chat_template": s.get("chat_template") or "off",
             "training_tokens": training.get("tokens_seen", ""), "pages": training.get("pages", ""),
             "train_seconds": training.get("train_seconds", ""),
             "seed": ";".join(str(x) for x in item.seeds) if item.seeds else training.get("seed", ""),

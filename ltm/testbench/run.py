@@ -89,6 +89,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     basemodel.quiet_bitsandbytes()
     ref = basemodel.resolve(config.base.model, config.base.revision)
     tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
+    scenes = _chat_template(config, scenes, tokenizer)
     folders = [Path(a) for a in adapters] if adapters is not None else find_adapters(config, ref)
     rows = [Row(name="base", kind="base", quantization=config.base.quantization, dtype=config.base.dtype)]
     rows += adapter_rows(folders)
@@ -183,9 +184,11 @@ class _Context:
         judge = self.config.testbench.judge
         if not self.has_open:
             return None
+        from .judge import CACHE_VERSION  # a change in how verdicts are read invalidates judged records
+
         if judge.backend == "openai":
-            return f"openai:{judge.url}:{judge.model}"
-        return f"local:{judge.model or self.ref.fingerprint}"
+            return f"openai:v{CACHE_VERSION}:{judge.url}:{judge.model}"
+        return f"local:v{CACHE_VERSION}:{judge.model or self.ref.fingerprint}"
 
     def row(self, holder: LoadedBase, row: Row) -> tuple[dict, list[dict], list[float] | None, list[dict]]:
         tb = self.config.testbench
@@ -328,7 +331,7 @@ class _Context:
                 "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else [],
                 # what a figure depends on beyond ltm's own inputs: the same scenes on another machine
                 # or library version can score differently, and the table says so beside every row
-                "base_fingerprint": self.ref.fingerprint, "base_content": _content_hash(self.ref),
+                "chat_template": self.config.base.chat_template, "base_fingerprint": self.ref.fingerprint, "base_content": _content_hash(self.ref),
                 "versions": _versions()}
         if row.manifest:
             training = row.manifest.get("config", {}).get("training", {})
@@ -338,6 +341,24 @@ class _Context:
                                      "max_length": training.get("max_length"), "seed": training.get("seed"),
                                      "pages": sum(p.get("pages", 0) for p in row.manifest.get("corpora", []))})
         return info
+
+
+def _chat_template(config, scenes: SceneSet, tokenizer) -> SceneSet:
+    """Scene inputs as an instruct model is used to reading them: one user turn, then the assistant's."""
+    mode = config.base.chat_template
+    if mode == "off":
+        return scenes
+    if not getattr(tokenizer, "chat_template", None):
+        raise LtmError(f"base.chat_template: {mode}, but {config.base.model!r} has no chat template — "
+                       "set base.chat_template: off (a base model, not an instruct model)")
+
+    def wrap(scene, text: str) -> str:
+        if mode == "generate" and scene.kind == "choice":
+            return text
+        return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                             add_generation_prompt=True)
+
+    return scenes.with_template(wrap)
 
 
 def _content_hash(ref) -> str | None:
