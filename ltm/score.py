@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic
-from .errors import LtmError
 from .bootstrap import Plan, holm, interval, pooled_seed_sd, two_sided_p
+from .errors import LtmError
 from .testbench.metrics import unit_clusters, units
 
 MEASURES = ("depth", "consistency", "pressure", "novelty", "compression")
@@ -237,7 +237,7 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
             summary[key] = float(np.mean(values)) if values else None
         item = Scored(RowData(name, summary, {}), seeds=seeds)
         draws = rng.integers(0, len(members), size=(resamples, len(members)))
-        def pooled(values_of):
+        def pooled(values_of, members=members, draws=draws):
             stack = np.stack([values_of(r)[1] for r in members])
             return float(np.mean([values_of(r)[0] for r in members])), stack[draws, np.arange(resamples)[:, None]].mean(axis=1)
         for measure in measures:

@@ -26,6 +26,7 @@ from . import atomic, corpora, tracking, train
 from .errors import LtmError
 from .score import score_run
 
+
 def storage_url(config) -> str:
     return config.sweep.storage or f"sqlite:///{config.runs_path / 'optuna.db'}"
 
@@ -341,7 +342,6 @@ def _queue_full_budget(config, study) -> bool:
     Two workers finishing stage 1 together may both queue them; the file lock per adapter and the
     result cache make the second copy cost nothing but a lookup.
     """
-    import optuna
 
     planned = int(study.user_attrs.get("full_trials", 0))
     if not planned or study.user_attrs.get("full_queued"):
