@@ -232,15 +232,12 @@ class Objective:
         return composite, forgetting
 
     def _stage2(self, trial, trial_config) -> tuple[str, dict]:
-        import optuna
-
         top = top_corpora(trial.study, self.config.sweep.top_k)
         if not top:
             raise LtmError("stage 2 needs finished stage-1 trials — none finished; check the failures above")
-        chosen = [corpus for corpus in top if trial.suggest_categorical(f"use.{corpus}", [True, False])]
-        if not chosen:  # recorded, not silently replaced by the top corpus (which stage 1 already ran)
-            trial.set_user_attr("pruned_reason", "empty subset: no corpus chosen")
-            raise optuna.TrialPruned()
+        # One categorical over the non-empty subsets: an empty subset is never drawn (it used to be
+        # replaced silently by the top corpus, which stage 1 had already trained).
+        chosen = trial.suggest_categorical("corpora", subsets(top)).split("+")
         # A weight means something only beside another corpus: a lone corpus gets no weight dimension.
         weights = ({corpus: trial.suggest_float(f"weight.{corpus}", 0.5, 2.0, step=0.5) for corpus in chosen}
                    if len(chosen) > 1 else {chosen[0]: 1.0})
@@ -334,6 +331,13 @@ def top_corpora(study, k: int, proxy: bool | None = None) -> list[str]:
     chosen = ([t for t in done if t.user_attrs.get("proxy")] if proxy else full if proxy is False or full else done)
     ranked = sorted(chosen, key=lambda t: -t.values[0])
     return [t.user_attrs["corpus"] for t in ranked[:k]]
+
+
+def subsets(top: list[str]) -> list[str]:
+    """Every non-empty subset of the top corpora, as 'a+b', smallest first, in ranking order."""
+    from itertools import combinations
+
+    return ["+".join(combo) for size in range(1, len(top) + 1) for combo in combinations(top, size)]
 
 
 def _queue_full_budget(config, study) -> bool:
@@ -461,7 +465,7 @@ def _grid(config, study):
     import optuna
 
     top = top_corpora(study, config.sweep.top_k)
-    space = {f"use.{c}": [True, False] for c in top}
+    space = {"corpora": subsets(top)}
     space.update({f"weight.{c}": [1.0] for c in top})
     low, high = sorted(config.sweep.learning_rates)[0], sorted(config.sweep.learning_rates)[-1]
     rate = config.training.learning_rate * (1.0 if low <= 1.0 <= high else low)

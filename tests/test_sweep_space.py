@@ -37,29 +37,28 @@ def config():
 
 def test_learning_rate_range_is_around_the_configured_rate(config):
     for _ in range(5):
-        trial, trial_config, _, _ = _stage2(config, {"use.c": True, "use.b": False, "use.a": False})
+        trial, trial_config, _, _ = _stage2(config, {"corpora": "c"})
         assert 1e-4 <= trial_config.training.learning_rate <= 4e-4
     assert trial.distributions["learning_rate"].low == pytest.approx(1e-4)
     assert trial.distributions["learning_rate"].high == pytest.approx(4e-4)
 
 
-def test_an_empty_subset_is_pruned_with_its_reason_not_replaced_by_the_top_corpus(config):
-    study = _study()
-    study.enqueue_trial({"use.a": False, "use.b": False, "use.c": False})
-    trial = study.ask()
-    with pytest.raises(optuna.TrialPruned):
-        Objective(config, None, track=False)._stage2(trial, copy.deepcopy(config))
-    assert "empty subset" in trial.user_attrs["pruned_reason"]
+def test_the_subset_space_has_no_empty_subset_and_every_other_one(config):
+    from ltm.sweep import subsets
+
+    trial, _, _, _ = _stage2(config, {"corpora": "c"})
+    space = trial.distributions["corpora"].choices
+    assert "" not in space and len(space) == 7 and set(space) == set(subsets(["c", "b", "a"]))
 
 
 def test_a_lone_corpus_has_no_weight_dimension_and_single_choices_are_not_dimensions(config):
     config.sweep.ranks = [16]
     config.sweep.step_factors = [1.0]
-    trial, trial_config, name, _ = _stage2(config, {"use.c": True, "use.b": False, "use.a": False})
+    trial, trial_config, name, _ = _stage2(config, {"corpora": "c"})
     assert name == "c"
     assert not any(p.startswith("weight.") for p in trial.params)
     assert "rank" not in trial.params and "step_factor" not in trial.params and trial_config.training.rank == 16
-    trial, trial_config, name, _ = _stage2(config, {"use.c": True, "use.b": True, "use.a": False})
+    trial, trial_config, name, _ = _stage2(config, {"corpora": "c+b"})
     assert {"weight.b", "weight.c"} <= set(trial.params) and name.startswith("mix-")
 
 
