@@ -39,7 +39,8 @@ def _read_memo(path: Path) -> dict[str, dict]:
     return data["files"]
 
 
-def _hash_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in chunks: one helper for downloads, weights and base folders."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -61,7 +62,7 @@ def file_digests(paths: Iterable[Path], remember: bool = True) -> dict[Path, str
         if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
             out[path] = entry["sha256"]
             continue
-        out[path] = _hash_file(path)
+        out[path] = sha256_file(path)
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):  # not rewritten while read
             new[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": out[path]}

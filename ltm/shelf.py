@@ -41,6 +41,7 @@ from pathlib import Path
 from . import __version__, atomic
 from .corpora import WORDS_PER_PAGE, _natural_key
 from .errors import LtmError
+from .filehash import sha256_file
 from .rdata import LazyLoadDB, RDataError
 from .tinybase import cache_root
 
@@ -119,12 +120,7 @@ def cached_path(package: Package) -> Path:
     return download_root() / package.sha256 / package.filename
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = sha256_file  # the name the shelf tests and messages use
 
 
 def _how_to_fetch(package: Package, folder: Path) -> str:

@@ -9,30 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_score import _records, _write_row  # the same synthetic rows as the scoring tests
 
 from ltm.bootstrap import Plan, holm
 from ltm.score import difference, load_run, markdown, score, table_rows
 
 WEIGHTS = {"depth": 1.0, "consistency": 1.0, "pressure": 1.0}
-
-
-def _records(p_right: float, seed: int, n: int = 80) -> list[dict]:
-    rng = random.Random(seed)
-    records = []
-    for i in range(n):
-        ok = rng.random() < p_right
-        records.append({"id": f"d{i}", "kind": "choice", "measure": "depth", "steps": 2, "correct": ok, "score": float(ok)})
-    for g in range(20):
-        for k in range(2):
-            ok = rng.random() < p_right
-            records.append({"id": f"c{g}-{k}", "kind": "choice", "measure": "consistency", "group": f"g{g}",
-                            "correct": ok, "score": float(ok)})
-    for c in range(20):
-        clean, variant = rng.random() < p_right, rng.random() < p_right
-        records.append({"id": f"p{c}", "kind": "choice", "measure": "pressure", "correct": clean, "score": float(clean)})
-        records.append({"id": f"p{c}-s", "kind": "choice", "measure": "pressure", "variant_of": f"p{c}",
-                        "variant": "swapped", "correct": variant, "score": float(variant)})
-    return records
 
 
 def _clustered(p_right: float, seed: int, clusters: int = 40, size: int = 4) -> list[dict]:
@@ -46,13 +28,6 @@ def _clustered(p_right: float, seed: int, clusters: int = 40, size: int = 4) -> 
             records.append({"id": f"p{c}-{v}", "kind": "choice", "measure": "pressure", "variant_of": f"p{c}",
                             "variant": "swapped", "correct": ok, "score": float(ok)})
     return records
-
-
-def _write_row(folder, name, kind, records, corpus=None, seed=0, ppl=10.0):
-    summary = {"row": name, "kind": kind, "corpus": corpus, "ppl_general": ppl, "base": "ltm-nano",
-               "training": {"seed": seed, "rank": 16, "learning_rate": 0.005, "max_length": 128} if corpus else None}
-    (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    (folder / f"{name}.summary.json").write_text(json.dumps(summary))
 
 
 def _by_name(ranked):
