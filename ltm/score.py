@@ -531,6 +531,17 @@ def mixed_provenance(rows: list[RowData]) -> str | None:
             + " — compare them with care, or re-run `ltm eval` on one machine (cached items are reused)")
 
 
+def missing_controls(rows: list[RowData], controls: list[str]) -> str | None:
+    """Control corpora the config names but this run has no row of: their check is not made."""
+    present = {r.summary.get("corpus") for r in rows if not r.failure}
+    absent = [c for c in controls if c not in present]
+    if not absent:
+        return None
+    return (f"warning: scoring.controls {', '.join(absent)} have no row in this run"
+            + (" — no gain is checked against a control" if len(absent) == len(controls) else "")
+            + "; name corpora that were trained (ltm corpora lists them)")
+
+
 def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = False) -> tuple[list[Scored], Path]:
     rows = load_run(run_dir)
     weights, why = effective_weights(config)
@@ -539,6 +550,9 @@ def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = Fals
     mixed = mixed_provenance(rows)
     if mixed and not quiet:
         print(mixed)
+    missing = missing_controls(rows, config.scoring.controls)
+    if missing and not quiet:
+        print(missing)
     scored = score(rows, weights, config.scoring.bootstrap, config.scoring.confidence,
                    controls=config.scoring.controls, max_forgetting=config.scoring.max_forgetting)
     out = Path(out) if out else Path(run_dir)

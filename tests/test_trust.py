@@ -161,3 +161,15 @@ def test_rows_from_different_base_weights_or_libraries_are_flagged(tmp_path):
     warning = mixed_provenance(load_run(tmp_path))
     assert "base weights (abc, def)" in warning and "torch" not in warning
     assert table_rows(score(load_run(tmp_path), WEIGHTS, resamples=100))[0]["base_content"] in ("abc", "def")
+
+
+def test_controls_named_but_not_trained_are_reported(tmp_path):
+    from ltm.score import missing_controls
+
+    _write_row(tmp_path, "base", "base", _records(0.5, 1))
+    _write_row(tmp_path, "w", "adapter", _records(0.5, 2), corpus="weather")
+    rows = load_run(tmp_path)
+    assert missing_controls(rows, ["weather"]) is None
+    message = missing_controls(rows, ["weather", "recipes"])
+    assert "recipes" in message and "weather" not in message.split("have no row")[0].split("controls")[1]
+    assert "no gain is checked" in missing_controls(rows, ["recipes"])
