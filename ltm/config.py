@@ -131,7 +131,7 @@ class ScoringConfig:
     bootstrap: int = _f(1000, "bootstrap resamples for confidence intervals", min=100)
     confidence: float = _f(0.95, "confidence level of intervals", gt=0.5, max=0.999)
     general_text: str | None = _f(None, "text for forgetting (general perplexity); default: 5,600 words of Milton's Areopagitica (public-domain prose on no shelf; ltm/data)")
-    max_forgetting: float | None = _f(50.0, "forgetting in percent past which a row is marked ⚠ and ranked below every healthy row; null: never", min=0.0)
+    max_forgetting: float | None = _f(100.0, "forgetting in percent past which a row is marked ⚠ and ranked below every healthy row (100 = general perplexity doubled); null: never", min=0.0)
     controls: list[str] = _f([], "control corpora (distractors): a gain they show as well is marked as not the corpus's reasoning")
 
 

@@ -280,10 +280,12 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
         scored[name].replicates = reps
     candidates = [n for n in scored if n not in member_names and n in reps_of]
     _controls(scored, reps_of, candidates, set(controls), confidence)
-    if candidates:
-        stack = np.stack([reps_of[n] for n in candidates])
-        wins = np.bincount(stack.argmax(axis=0), minlength=len(candidates)) / stack.shape[1]
-        for n, share in zip(candidates, wins, strict=True):
+    # P(rank 1) among the rows that can be first: a damaged row is ranked below every healthy one.
+    contenders = [n for n in candidates if not scored[n].damaged] or candidates
+    if contenders:
+        stack = np.stack([reps_of[n] for n in contenders])
+        wins = np.bincount(stack.argmax(axis=0), minlength=len(contenders)) / stack.shape[1]
+        for n, share in zip(contenders, wins, strict=True):
             scored[n].p_first = round(float(share), 4)
     base_item = scored[base.name]
     for item in scored.values():

@@ -73,6 +73,7 @@ def test_a_damaged_adapter_is_marked_and_never_ranked_first(tmp_path):
     broken = _by_name(ranked)["broken"]
     assert broken.damaged and broken.forgetting > 50 and "⚠" in broken.note
     assert ranked[0].row.name == "fine" and broken.rank == len([s for s in ranked if s.rank])
+    assert broken.p_first is None and ranked[0].p_first > 0.5  # P(rank 1) among the rows that can be first
     assert next(r for r in table_rows(ranked) if r["row"] == "broken")["forgetting_flag"] == "⚠"
     assert "⚠" in markdown(ranked)
 
