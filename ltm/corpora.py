@@ -344,7 +344,8 @@ def discover(paths: list[Path]) -> list[Path]:
 def select(shelf: Path, include: list[str]) -> list[Path]:
     """Corpora of the configured shelf, restricted to `include` names (with a clear error for typos)."""
     if not shelf.is_dir():
-        raise LtmError(f"{shelf}: corpora folder does not exist — set corpora.root in the config")
+        raise LtmError(f"{shelf}: corpora folder does not exist — set corpora.root in the config"
+                       f" (for the real shelf: `ltm shelf --out {shelf}`, or `ltm overnight`, which lays it out)")
     available = {(p.stem if p.is_file() else p.name): p for p in shelf_entries(shelf)}
     if not include:
         return list(available.values())
