@@ -228,7 +228,7 @@ class Objective:
                            "trial_seconds": time.perf_counter() - started}
                 metrics.update({k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
                 tracking.log_metrics(client, run_id, metrics)
-        print(f"trial {trial.number} ({name}): composite {composite:.3f}, forgetting {forgetting:+.1%}")
+        print(f"trial {trial.number} ({name}): composite {composite:.3f}, forgetting {forgetting:+.1f} %")
         return composite, forgetting
 
     def _stage2(self, trial, trial_config) -> tuple[str, dict]:
