@@ -500,7 +500,7 @@ def _save_plots(config, study, run_dir: Path, parent: str | None) -> None:
     makers = {"history": lambda: optuna.visualization.matplotlib.plot_optimization_history(
                   study, target=lambda t: t.values[0], target_name="composite"),
               "pareto_front": lambda: optuna.visualization.matplotlib.plot_pareto_front(
-                  study, target_names=["composite", "forgetting"]),
+                  study, target_names=["composite", "forgetting %"]),
               "param_importances": lambda: optuna.visualization.matplotlib.plot_param_importances(
                   study, target=lambda t: t.values[0], target_name="composite")}
     written = []
