@@ -202,8 +202,15 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
                                  for members in groups.values()]) for m in measures}
     spread["composite"] = pooled_seed_sd([[raw[r.name]["composite"][0][0] for r in members] for members in groups.values()])
 
-    def with_seed_noise(reps, sd):
-        return reps + rng.normal(0.0, sd, size=len(reps)) if sd > 0 else reps
+    # A share stays a share: seed noise added to a measure whose units all lie in [0, 1] is clipped there.
+    bounded = {m: all(0.0 <= v <= 1.0 for r in live for v in r.units.get(m, {}).values()) for m in measures}
+    bounded["composite"] = all(bounded.get(m, False) for m in composite_over)
+
+    def with_seed_noise(reps, sd, measure):
+        if sd <= 0:
+            return reps
+        noisy = reps + rng.normal(0.0, sd, size=len(reps))
+        return np.clip(noisy, 0.0, 1.0) if bounded.get(measure) else noisy
 
     scored: dict[str, Scored] = {}
     reps_of: dict[str, np.ndarray] = {}
@@ -217,10 +224,10 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
         trained = row.summary.get("kind") == "adapter"
         for measure, value in got.items():
             if value is not None:
-                reps = with_seed_noise(value[1], spread.get(measure, 0.0)) if trained else value[1]
+                reps = with_seed_noise(value[1], spread.get(measure, 0.0), measure) if trained else value[1]
                 item.metrics[measure] = Interval(*_round(interval(value[0], reps, confidence)))
         if comp is not None:
-            reps = with_seed_noise(comp[1], spread["composite"]) if trained else comp[1]
+            reps = with_seed_noise(comp[1], spread["composite"], "composite") if trained else comp[1]
             reps_of[row.name] = reps
             item.composite = Interval(*_round(interval(comp[0], reps, confidence)))
         elif missing:

@@ -174,3 +174,14 @@ def test_controls_named_but_not_trained_are_reported(tmp_path):
     message = missing_controls(rows, ["weather", "recipes"])
     assert "recipes" in message and "weather" not in message.split("have no row")[0].split("controls")[1]
     assert "no gain is checked" in missing_controls(rows, ["recipes"])
+
+
+def test_seed_noise_never_pushes_a_share_outside_zero_and_one(tmp_path):
+    _write_row(tmp_path, "base", "base", _records(0.5, 1))
+    _write_row(tmp_path, "a-s0", "adapter", _records(0.95, 2), corpus="a", seed=0)
+    _write_row(tmp_path, "a-s1", "adapter", _records(0.40, 3), corpus="a", seed=1)
+    _write_row(tmp_path, "rare", "adapter", _records(0.03, 4), corpus="rare")
+    rare = _by_name(score(load_run(tmp_path), WEIGHTS, resamples=500))["rare"]
+    for interval in [*rare.metrics.values(), rare.composite]:
+        if interval is not rare.metrics.get("margin"):
+            assert 0.0 <= interval.lo <= interval.hi <= 1.0
