@@ -28,7 +28,7 @@ class BaseRef:
     fingerprint: str
 
 
-def _folder_fingerprint(folder: Path) -> str:
+def folder_fingerprint(folder: Path) -> str:
     """Content hash of every top-level file (weights, config, tokenizer; dotfiles skipped).
 
     File sizes alone would give a fine-tuned copy of the same shape the same fingerprint, and so
@@ -67,7 +67,7 @@ def resolve(spec: str, revision: str | None = None, build: bool = True) -> BaseR
     if folder.is_dir():
         if not (folder / "config.json").exists():
             raise LtmError(f"{folder}: not a Hugging Face model folder (no config.json) — point base.model at the folder that holds config.json")
-        return BaseRef(spec, "folder", folder.resolve(), _folder_fingerprint(folder))
+        return BaseRef(spec, "folder", folder.resolve(), folder_fingerprint(folder))
     if looks_like_path(spec):
         raise LtmError(f"base model folder {spec} does not exist — fix base.model, or use `ltm-tiny`")
     return _resolve_hub(spec, revision)

