@@ -45,19 +45,17 @@ class Interval:
     lo: float | None = None
     hi: float | None = None
 
-    def text(self, digits: int = 3) -> str:
+    def text(self, digits: int = 3, sign: str = "") -> str:
+        """`0.52 [0.47, 0.57]`; with sign="+" every number carries its sign (a Δ)."""
         if self.value is None:
             return "—"
+        spec = f"{sign}.{digits}f"
         if self.lo is None:
-            return f"{self.value:.{digits}f}"
-        return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+            return f"{self.value:{spec}}"
+        return f"{self.value:{spec}} [{self.lo:{spec}}, {self.hi:{spec}}]"
 
     def signed(self, digits: int = 3) -> str:
-        if self.value is None:
-            return "—"
-        if self.lo is None:
-            return f"{self.value:+.{digits}f}"
-        return f"{self.value:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+        return self.text(digits, sign="+")
 
 
 @dataclass
@@ -213,7 +211,6 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
         return np.clip(noisy, 0.0, 1.0) if bounded.get(measure) else noisy
 
     scored: dict[str, Scored] = {}
-    reps_of: dict[str, np.ndarray] = {}
     for row in rows:
         item = Scored(row)
         scored[row.name] = item
@@ -225,47 +222,29 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
         for measure, value in got.items():
             if value is not None:
                 reps = with_seed_noise(value[1], spread.get(measure, 0.0), measure) if trained else value[1]
-                item.metrics[measure] = Interval(*_round(interval(value[0], reps, confidence)))
+                item.metrics[measure] = _interval(value[0], reps, confidence)
         if comp is not None:
             reps = with_seed_noise(comp[1], spread["composite"], "composite") if trained else comp[1]
-            reps_of[row.name] = reps
-            item.composite = Interval(*_round(interval(comp[0], reps, confidence)))
+            item.replicates = reps
+            item.composite = _interval(comp[0], reps, confidence)
         elif missing:
             item.note = f"no composite: {', '.join(missing)} not scored for this row (the base has them)"
     # A corpus trained with several seeds: one combined row, seeds drawn with replacement.
     members_of: dict[str, list[str]] = {}
     for members in groups.values():
-        first = min(members, key=lambda r: (r.summary.get("training") or {}).get("seed"))
-        seeds = sorted((r.summary.get("training") or {}).get("seed") for r in members)
-        name = f"{first.summary['corpus']} ({len(members)} seeds)"
-        summary = {**first.summary, "row": name, "kind": "corpus", "members": [r.name for r in members]}
-        for key in ("ppl_general", "ppl_heldout"):
-            values = [r.summary.get(key) for r in members if r.summary.get(key)]
-            summary[key] = float(np.mean(values)) if values else None
-        item = Scored(RowData(name, summary, {}), seeds=seeds)
-        draws = rng.integers(0, len(members), size=(resamples, len(members)))
-        def pooled(values_of, members=members, draws=draws):
-            stack = np.stack([values_of(r)[1] for r in members])
-            return float(np.mean([values_of(r)[0] for r in members])), stack[draws, np.arange(resamples)[:, None]].mean(axis=1)
-        for measure in measures:
-            if all(raw[r.name]["measures"].get(measure) for r in members):
-                point, reps = pooled(lambda r, m=measure: raw[r.name]["measures"][m])
-                item.metrics[measure] = Interval(*_round(interval(point, reps, confidence)))
-        point, reps = pooled(lambda r: raw[r.name]["composite"][0])
-        reps_of[name] = reps
-        item.composite = Interval(*_round(interval(point, reps, confidence)))
-        scored[name] = item
-        members_of[name] = [r.name for r in members]
+        item = _seed_pooled_row(members, raw, measures, rng, resamples, confidence)
+        scored[item.row.name] = item
+        members_of[item.row.name] = item.row.summary["members"]
     member_names = {n for names in members_of.values() for n in names}
 
-    base_reps = reps_of.get(base.name)
+    base_reps = scored[base.name].replicates
     base_point = scored[base.name].composite.value
     pvalues = {}
     for name, item in scored.items():
-        if item.row is base or name not in reps_of or base_reps is None:
+        if item.row is base or item.replicates is None or base_reps is None:
             continue
-        delta = reps_of[name] - base_reps
-        item.delta = Interval(*_round(interval(item.composite.value - base_point, delta, confidence)))
+        delta = item.replicates - base_reps
+        item.delta = _interval(item.composite.value - base_point, delta, confidence)
         pvalues[name] = two_sided_p(delta)
     adjusted = holm(pvalues)
     floor = noise_floor(list(scored.values()))
@@ -283,14 +262,12 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
             item.forgetting = round((ppl / ppl_base - 1) * 100, 4)
             item.damaged = max_forgetting is not None and item.forgetting > max_forgetting
 
-    for name, reps in reps_of.items():
-        scored[name].replicates = reps
-    candidates = [n for n in scored if n not in member_names and n in reps_of]
-    _controls(scored, reps_of, candidates, set(controls), confidence)
+    candidates = [n for n in scored if n not in member_names and scored[n].replicates is not None]
+    _controls(scored, candidates, set(controls), confidence)
     # P(rank 1) among the rows that can be first: a damaged row is ranked below every healthy one.
     contenders = [n for n in candidates if not scored[n].damaged] or candidates
     if contenders:
-        stack = np.stack([reps_of[n] for n in contenders])
+        stack = np.stack([scored[n].replicates for n in contenders])
         wins = np.bincount(stack.argmax(axis=0), minlength=len(contenders)) / stack.shape[1]
         for n, share in zip(contenders, wins, strict=True):
             scored[n].p_first = round(float(share), 4)
@@ -315,15 +292,43 @@ def score(rows: list[RowData], weights: dict[str, float], resamples: int = 1000,
     return ranked + rest
 
 
+def _seed_pooled_row(members: list[RowData], raw: dict, measures: list[str], rng, resamples: int,
+                     confidence: float) -> Scored:
+    """One row for a corpus trained with several seeds: each replicate draws the seeds with
+    replacement (on top of the clusters each member's replicates already drew)."""
+    import numpy as np
+
+    first = min(members, key=lambda r: (r.summary.get("training") or {}).get("seed"))
+    name = f"{first.summary['corpus']} ({len(members)} seeds)"
+    summary = {**first.summary, "row": name, "kind": "corpus", "members": [r.name for r in members]}
+    for key in ("ppl_general", "ppl_heldout"):
+        values = [r.summary.get(key) for r in members if r.summary.get(key)]
+        summary[key] = float(np.mean(values)) if values else None
+    item = Scored(RowData(name, summary, {}), seeds=sorted((r.summary.get("training") or {}).get("seed") for r in members))
+    draws = rng.integers(0, len(members), size=(resamples, len(members)))
+
+    def pooled(values_of) -> tuple:
+        stack = np.stack([values_of(r)[1] for r in members])
+        reps = stack[draws, np.arange(resamples)[:, None]].mean(axis=1)
+        return float(np.mean([values_of(r)[0] for r in members])), reps
+
+    for measure in measures:
+        if all(raw[r.name]["measures"].get(measure) for r in members):
+            item.metrics[measure] = _interval(*pooled(lambda r, m=measure: raw[r.name]["measures"][m]), confidence)
+    point, item.replicates = pooled(lambda r: raw[r.name]["composite"][0])
+    item.composite = _interval(point, item.replicates, confidence)
+    return item
+
+
 def difference(a: Scored, b: Scored, confidence: float = 0.95) -> tuple[Interval, float]:
     """Paired Δ composite of row a over row b, with its interval and bootstrap p-value."""
     if a.replicates is None or b.replicates is None:
         return Interval(None), 1.0
     reps = a.replicates - b.replicates
-    return Interval(*_round(interval(a.composite.value - b.composite.value, reps, confidence))), two_sided_p(reps)
+    return _interval(a.composite.value - b.composite.value, reps, confidence), two_sided_p(reps)
 
 
-def _controls(scored: dict, reps_of: dict, candidates: list[str], controls: set[str], confidence: float) -> None:
+def _controls(scored: dict, candidates: list[str], controls: set[str], confidence: float) -> None:
     """Δ against the median control (the corpora named in ``scoring.controls``), paired.
 
     A gain over the base that the controls — text without the corpus's structure — show as
@@ -335,7 +340,7 @@ def _controls(scored: dict, reps_of: dict, candidates: list[str], controls: set[
     names = [n for n in candidates if (scored[n].row.summary.get("corpus") in controls) and scored[n].row.summary.get("kind") != "base"]
     if not names:
         return
-    median_reps = np.median(np.stack([reps_of[n] for n in names]), axis=0)
+    median_reps = np.median(np.stack([scored[n].replicates for n in names]), axis=0)
     median_point = float(np.median([scored[n].composite.value for n in names]))
     for n in candidates:
         item = scored[n]
@@ -343,8 +348,8 @@ def _controls(scored: dict, reps_of: dict, candidates: list[str], controls: set[
             continue
         is_control = n in names
         if not is_control:
-            delta = reps_of[n] - median_reps
-            item.delta_control = Interval(*_round(interval(item.composite.value - median_point, delta, confidence)))
+            delta = item.replicates - median_reps
+            item.delta_control = _interval(item.composite.value - median_point, delta, confidence)
         gain = item.within_noise is False and (item.delta.value or 0) > 0
         if gain and (is_control or item.delta_control.lo is None or item.delta_control.lo <= 0):
             item.control_explains = True
@@ -353,8 +358,9 @@ def _controls(scored: dict, reps_of: dict, candidates: list[str], controls: set[
                                               "its controls gain as much: not this corpus's reasoning") if x)
 
 
-def _round(values: tuple) -> tuple:
-    return tuple(round(float(v), 6) for v in values)
+def _interval(point: float, replicates, confidence: float) -> Interval:
+    """The point estimate and the percentile interval of its replicates, rounded for the table."""
+    return Interval(*(round(float(v), 6) for v in interval(point, replicates, confidence)))
 
 
 def noise_floor(scored: list[Scored]) -> float | None:
