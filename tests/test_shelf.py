@@ -20,7 +20,7 @@ import zlib
 
 import pytest
 
-from ltm import rdata, shelf
+from ltm import rdata, shelf, shelf_texts
 from ltm.errors import LtmError
 
 PAGES = 20  # the test shelf is cut to 20 pages a book (10,000 words): quicker to count
@@ -172,7 +172,7 @@ def _fetchable(name: str) -> None:
 def test_janeaustenr_real_package():
     _fetchable("r-cran-janeaustenr")
     deb = shelf.fetch(shelf.PACKAGES["r-cran-janeaustenr"])
-    db = shelf.janeausten_db(deb)
+    db = shelf_texts.janeausten_db(deb)
     assert db.names == ["emma", "mansfieldpark", "northangerabbey", "persuasion", "prideprejudice", "sensesensibility"]
     pride = db.load("prideprejudice")
     assert pride.rtype == "character"
@@ -328,5 +328,5 @@ def test_cut_and_gutenberg_strip():
     assert shelf.cut_to_pages("short text", 1) == ("short text", False)
     framed = ("The Project Gutenberg EBook of Hamlet\n\n*** START OF THIS PROJECT GUTENBERG EBOOK HAMLET ***\n"
               "ACT I.\nWho's there?\n*** END OF THIS PROJECT GUTENBERG EBOOK HAMLET ***\nlicence text")
-    assert shelf.strip_gutenberg(framed) == "ACT I.\nWho's there?"
-    assert shelf.strip_gutenberg("ACT I.\nWho's there?") == "ACT I.\nWho's there?"
+    assert shelf_texts.strip_gutenberg(framed) == "ACT I.\nWho's there?"
+    assert shelf_texts.strip_gutenberg("ACT I.\nWho's there?") == "ACT I.\nWho's there?"
