@@ -133,22 +133,14 @@ def test_folder_fingerprint_hashes_each_file_once_until_it_changes(tmp_path, mon
     assert basemodel.resolve(str(folder)).fingerprint != first
 
 
-_TASK = """\
-task: my_relations
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "{prefix}{{{{context}}}}"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: "{{{{label}}}}"
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-"""
+def _task(data, prefix: str = "") -> str:
+    """ltm's own local-task YAML for `data`, its prompt optionally edited (the edit a user makes)."""
+    from ltm.testbench.lmeval_bridge import task_yaml
+
+    text = task_yaml("my_relations", data)
+    edited = text.replace('doc_to_text: "{{context}}"', f'doc_to_text: "{prefix}{{{{context}}}}"')
+    assert prefix == "" or edited != text
+    return edited
 
 
 @pytest.mark.slow
@@ -164,7 +156,7 @@ def test_edited_benchmark_task_or_its_data_recomputes_the_benchmark(choice_confi
     shipped = (BUILTIN_TASKS / "ltm_relations.jsonl").read_text().splitlines()
     data.write_text("\n".join(shipped[:4]) + "\n")
     task = tasks / "my_relations.yaml"
-    task.write_text(_TASK.format(data=data, prefix=""))
+    task.write_text(_task(data))
     choice_config.testbench.benchmarks = ["my_relations"]
     choice_config.testbench.benchmark_include = [str(tasks)]
     choice_config.testbench.benchmark_limit = 4
@@ -175,7 +167,7 @@ def test_edited_benchmark_task_or_its_data_recomputes_the_benchmark(choice_confi
 
     evaluate(choice_config, adapters=[], track=False, quiet=True)
     assert len(bench_keys()) == 1
-    task.write_text(_TASK.format(data=data, prefix="Question: "))
+    task.write_text(_task(data, "Question: "))
     evaluate(choice_config, adapters=[], track=False, quiet=True)
     assert len(bench_keys()) == 2, "the edited task YAML reused the old benchmark result"
 
