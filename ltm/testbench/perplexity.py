@@ -19,11 +19,14 @@ GENERAL_HELDOUT = Path(__file__).resolve().parents[1] / "data" / "general_heldou
 MAX_TOKENS = 65_536  # enough for a stable figure; bounds the cost on a 14B model
 
 
-def perplexity(model, tokenizer, text: str, batch_size: int = 8, max_tokens: int = MAX_TOKENS) -> float | None:
+def perplexity(model, tokenizer, text: str, batch_size: int = 8, max_tokens: int = MAX_TOKENS,
+               batch_tokens: int | None = None) -> float | None:
+    """exp(mean NLL per token) over windows of the model's context; at most ``batch_size``
+    windows and ``batch_tokens`` padded tokens per forward pass."""
     import torch
 
     from ..corpora import tokenize
-    from .loglik import model_max_length
+    from .loglik import model_max_length, target_logprobs, token_batches
 
     ids = tokenize(text, tokenizer)[:max_tokens]
     window = min(model_max_length(model), 2048)
@@ -34,18 +37,17 @@ def perplexity(model, tokenizer, text: str, batch_size: int = 8, max_tokens: int
     device = next(model.parameters()).device
     total_nll, total_tokens = 0.0, 0
     with torch.no_grad():
-        for start in range(0, len(blocks), batch_size):
-            batch = blocks[start:start + batch_size]
+        for indices in token_batches([len(b) for b in blocks], batch_size, batch_tokens):
+            batch = [blocks[i] for i in indices]
             width = max(len(b) for b in batch)
             inputs = torch.zeros((len(batch), width), dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, block in enumerate(batch):
                 inputs[row, :len(block)] = torch.tensor(block)
                 mask[row, :len(block)] = 1
-            logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1).cpu()
-            targets = inputs[:, 1:]
-            picked = logprobs.gather(2, targets.unsqueeze(2)).squeeze(2)
+            logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits
+            picked, _ = target_logprobs(logits[:, :-1], inputs[:, 1:])
+            del logits
             valid = mask[:, 1:].bool()
             total_nll -= float(picked[valid].sum())
             total_tokens += int(valid.sum())
