@@ -116,6 +116,7 @@ class TestbenchConfig:
     benchmark_limit: int | None = _f(None, "max items per benchmark task", min=1)
     num_fewshot: int = _f(0, "few-shot examples for benchmarks", min=0)
     batch_size: int = _f(16, "items scored per forward pass", min=1)
+    batch_tokens: int | None = _f(16384, "most padded tokens (items x the longest) per log-likelihood or perplexity forward pass, with `batch_size` the most items: long items go in smaller batches, bounding the logits (tokens x vocabulary) on the device; null: no limit", min=1)
     decoding: DecodingConfig = field(default_factory=DecodingConfig, metadata={"help": "generation settings, recorded with every result"})
     judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "who grades open answers"})
     variants: list[Literal["bf16", "nf4"]] = _f([], "extra base rows in other formats")

@@ -194,3 +194,37 @@ def test_long_items_go_in_smaller_batches(nano):
         assert sizes == [(2, 128)] * 4  # 8 windows, 2 per forward under 300 tokens
     finally:
         handle.remove()
+
+
+def test_eval_scores_under_the_configured_token_budget(nano_config, tmp_path, monkeypatch):
+    """`testbench.batch_tokens` reaches every log-likelihood and perplexity call of an evaluation."""
+    from helpers import CHOICE_SCENES
+
+    from ltm.testbench import items
+    from ltm.testbench import perplexity as perplexity_module
+    from ltm.testbench.run import evaluate
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "s.yaml").write_text(CHOICE_SCENES)
+    nano_config.runs_dir = str(tmp_path / "runs")
+    nano_config.testbench.scenes = str(scenes)
+    nano_config.testbench.latency = False
+    nano_config.testbench.batch_tokens = 96
+    budgets = []
+    real_loglik, real_perplexity = items.loglikelihood, perplexity_module.perplexity
+
+    def loglik(*args, **kwargs):
+        budgets.append(("loglikelihood", kwargs.get("batch_tokens")))
+        return real_loglik(*args, **kwargs)
+
+    def ppl(*args, **kwargs):
+        budgets.append(("perplexity", kwargs.get("batch_tokens")))
+        return real_perplexity(*args, **kwargs)
+
+    monkeypatch.setattr(items, "loglikelihood", loglik)
+    monkeypatch.setattr(perplexity_module, "perplexity", ppl)
+    result = evaluate(nano_config, adapters=[], track=False, quiet=True)
+    assert result.summaries["base"]["ppl_general"] > 1
+    assert {name for name, _ in budgets} == {"loglikelihood", "perplexity"}
+    assert all(budget == 96 for _, budget in budgets), budgets

@@ -51,13 +51,14 @@ def _base_record(scenes: SceneSet, scene: Scene) -> dict:
             "prompt": scenes.input_text(scene)}
 
 
-def score_choices(model, tokenizer, scenes: SceneSet, items: list[Scene], batch_size: int) -> list[dict]:
+def score_choices(model, tokenizer, scenes: SceneSet, items: list[Scene], batch_size: int,
+                  batch_tokens: int | None = None) -> list[dict]:
     requests, spans = [], []
     for scene in items:
         context = scenes.input_text(scene)
         spans.append((len(requests), len(scene.choices)))
         requests.extend((context, " " + choice) for choice in scene.choices)
-    results = loglikelihood(model, tokenizer, requests, batch_size) if requests else []
+    results = loglikelihood(model, tokenizer, requests, batch_size, batch_tokens=batch_tokens) if requests else []
     records = []
     for scene, (start, count) in zip(items, spans, strict=True):
         logprobs = [r.logprob for r in results[start:start + count]]

@@ -278,7 +278,8 @@ class _Context:
             for start in range(0, len(items), step):
                 chunk = items[start:start + step]
                 if kind == "choice":
-                    records = score_choices(model, self.tokenizer, self.scenes, chunk, tb.batch_size)
+                    records = score_choices(model, self.tokenizer, self.scenes, chunk, tb.batch_size,
+                                            batch_tokens=tb.batch_tokens)
                 elif kind == "short":
                     records = score_short(model, self.tokenizer, self.scenes, chunk, tb.decoding, tb.batch_size)
                 else:
@@ -307,17 +308,20 @@ class _Context:
         from .perplexity import perplexity
 
         batch = max(1, self.config.testbench.batch_size // 2)
+        tokens = self.config.testbench.batch_tokens
         out = {}
         text = self.general_text
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        out["ppl_general"] = self._cached(store, f"ppl:general:{digest}", lambda: perplexity(model, self.tokenizer, text, batch))
+        out["ppl_general"] = self._cached(store, f"ppl:general:{digest}",
+                                          lambda: perplexity(model, self.tokenizer, text, batch, batch_tokens=tokens))
         if row.adapter is not None:
             values = []
             for path in sorted((row.adapter / "heldout").glob("*.txt")):
                 held = path.read_text(encoding="utf-8")
                 digest = hashlib.sha256(held.encode()).hexdigest()[:12]
                 values.append(self._cached(store, f"ppl:heldout:{digest}",
-                                           lambda held=held: perplexity(model, self.tokenizer, held, batch)))
+                                           lambda held=held: perplexity(model, self.tokenizer, held, batch,
+                                                                        batch_tokens=tokens)))
             values = [v for v in values if v is not None]
             out["ppl_heldout"] = round(sum(values) / len(values), 6) if values else None
         return out
