@@ -215,6 +215,42 @@ def _print_ranking(scored) -> None:
     print(LEGEND)
 
 
+# ---------------------------------------------------------------- merge
+def cmd_merge(args) -> int:
+    from . import merge as merge_mod
+
+    config = _config(args)
+    if args.top and args.adapters:
+        raise LtmError("name the adapters or use --top K, not both")
+    if args.top:
+        folders, weights, why = merge_mod.ranked_members(config, args.run, args.top)
+    elif len(args.adapters) >= 1:
+        folders = merge_mod.resolve_members(config, args.adapters)
+        weights, why = merge_mod.weights_from_run(config, folders, args.run)
+    else:
+        raise LtmError("nothing to merge — name the adapters (folders, adapter names or corpus names) or use --top K")
+    if args.weights:
+        weights, why = list(args.weights), "given"
+    result = merge_mod.merge(config, folders, args.method, weights, args.density, args.seed, why, force=args.force,
+                             track=not args.no_mlflow)
+    if not args.eval:
+        print(f"adapter: {result.path}\nnext: ltm eval{_config_flag(args)} then ltm score{_config_flag(args)} "
+              "(or ltm merge ... --eval) to set it against its members")
+        return 0
+    from .score import score_run
+    from .testbench.run import evaluate, results_dir
+
+    evaluate(config, adapters=[result.path, *folders], run=args.run, track=not args.no_mlflow, quiet=True)
+    scored, csv_path = score_run(config, results_dir(config, args.run))
+    _print_ranking(scored)
+    print(f"table: {csv_path}")
+    return 0
+
+
+def _config_flag(args) -> str:
+    return f" --config {args.config}" if args.config else ""
+
+
 # ---------------------------------------------------------------- sweep
 def cmd_sweep(args) -> int:
     from .pipeline import run_overnight
@@ -303,6 +339,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(func=cmd_score)
 
+    p = sub.add_parser("merge", help="merge adapters (or the top K of a scored run) into one adapter with peft",
+                       description="Combine finished adapters with peft's add_weighted_adapter (cat, linear, ties, "
+                                   "dare_ties) into a new adapter folder under runs/adapters, with a manifest naming "
+                                   "its members. Weights default to each member's share of the positive Δ vs base in "
+                                   "the scored run (equal when there is none). `ltm eval` then tests it like any "
+                                   "adapter and `ltm score` sets it against each member and the mixture.")
+    p.add_argument("adapters", nargs="*", metavar="ADAPTER", help="adapter folders, adapter names or corpus names")
+    p.add_argument("--top", type=int, metavar="K", help="merge the K best healthy adapters of the scored run")
+    p.add_argument("--run", metavar="NAME", help="results run for --top, default weights and --eval (default: the experiment name)")
+    p.add_argument("--method", choices=["cat", "linear", "ties", "dare_ties"], default="cat",
+                   help="peft combination (default: cat, the exact weighted sum of the members' updates)")
+    p.add_argument("--weights", nargs="+", type=float, metavar="W", help="one weight per adapter (default: from the ranking)")
+    p.add_argument("--density", type=float, default=0.5, help="ties/dare_ties: share of each member's entries kept (default: 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="dare_ties: seed of the random drop (default: 0)")
+    p.add_argument("--force", action="store_true", help="merge again even if the same merge exists")
+    p.add_argument("--eval", action="store_true", help="then evaluate the merge and its members and print the ranking")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    _add_config(p)
+    p.set_defaults(func=cmd_merge)
+
     p = sub.add_parser("sweep", help="Optuna search: each corpus alone, then mixtures and LoRA settings; prints the ranking",
                        description="Stage 1 trains and tests every corpus (plus extra seeds for the noise floor); "
                                    "stage 2 searches subsets, mixture weights, learning rate, rank and steps with two "
@@ -335,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        if args.command in ("train", "estimate", "overnight", "base", "eval", "sweep"):
+        if args.command in ("train", "estimate", "overnight", "base", "eval", "sweep", "merge", "fork"):
             from .progress import quiet_libraries
 
             quiet_libraries()

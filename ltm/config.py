@@ -152,6 +152,12 @@ class SweepConfig:
     prune_margin: float = _f(0.1, "stage 2: prune a trial whose choice accuracy is this far below the base's", min=0.0)
     heartbeat_seconds: int = _f(30, "Optuna heartbeat of a running trial", min=1)
     grace_seconds: int = _f(90, "a trial silent this long is taken as killed and retried", min=2)
+    merges: list[str] = _f([], "after the trials, merge the top_k stage-1 adapters with each of these peft methods (`cat`, `linear`, `ties`, `dare_ties`; weights from their Δ vs base) and rank each merge beside its members (ltm merge)")
+
+    def check(self):
+        for method in self.merges:
+            if method not in ("cat", "linear", "ties", "dare_ties"):
+                yield "merges", f"unknown merge method {method!r} — use cat, linear, ties or dare_ties"
 
 
 @dataclass

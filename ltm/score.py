@@ -136,7 +136,8 @@ def _seed_key(row: RowData) -> str | None:
     """Rows with the same key differ only in their training seed."""
     summary = row.summary
     training = summary.get("training") or {}
-    if summary.get("kind") != "adapter" or not summary.get("corpus") or training.get("seed") is None:
+    if (summary.get("kind") != "adapter" or not summary.get("corpus") or training.get("seed") is None
+            or summary.get("merge")):  # merges of one set of members differ in weights, not in seed
         return None
     same = {k: training.get(k) for k in ("rank", "learning_rate", "max_length", "steps")}
     return json.dumps({"corpus": summary["corpus"], **same}, sort_keys=True, default=str)
@@ -396,7 +397,7 @@ def _behaviour(item: Scored, base: Scored | None) -> str:
 
 
 # ----------------------------------------------------------------------------- output
-def table_rows(scored: list[Scored]) -> list[dict]:
+def table_rows(scored: list[Scored], merges: dict[str, dict] | None = None) -> list[dict]:
     out = []
     for item in scored:
         s = item.row.summary
@@ -432,6 +433,8 @@ def table_rows(scored: list[Scored]) -> list[dict]:
             "ms_per_token": _num((s.get("latency") or {}).get("ms_per_token")), "behaviour": item.note,
             "judge_summary": s.get("judge_summary") or "", "versions": json.dumps(s.get("versions") or {}, sort_keys=True),
         })
+        if merges:  # merged adapters against their members and the mixture (ltm/score_merges.py)
+            row.update(merges.get(item.row.name, dict.fromkeys(next(iter(merges.values())), "")))
         out.append(row)
     return out
 
@@ -570,9 +573,12 @@ def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = Fals
         print(missing)
     scored = score(rows, weights, config.scoring.bootstrap, config.scoring.confidence,
                    controls=config.scoring.controls, max_forgetting=config.scoring.max_forgetting)
+    from .score_merges import compare
+
+    merges = compare(scored, config.scoring.confidence)
     out = Path(out) if out else Path(run_dir)
     csv_path = out / f"{TABLE}.csv"
-    write_csv(table_rows(scored), csv_path)
+    write_csv(table_rows(scored, merges), csv_path)
     atomic.write_text(out / f"{TABLE}.md", markdown(scored) + "\n")
     plot(scored, out / f"{TABLE}.png", config.scoring.max_forgetting)
     return scored, csv_path

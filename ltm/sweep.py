@@ -317,7 +317,7 @@ def _record_failure(run_dir: Path, name: str, reason: str) -> None:
     atomic.write_json(path, failures)
 
 
-def top_corpora(study, k: int, proxy: bool | None = None) -> list[str]:
+def top_corpora(study, k: int, proxy: bool | None = None, key: str = "corpus") -> list[str]:
     """Best stage-1 corpora by composite (the first seed only, so the noise trial adds nothing).
 
     With a proxy stage, the full-budget trials rank the corpora once they exist (``proxy=None``);
@@ -330,7 +330,7 @@ def top_corpora(study, k: int, proxy: bool | None = None) -> list[str]:
     full = [t for t in done if not t.user_attrs.get("proxy")]
     chosen = ([t for t in done if t.user_attrs.get("proxy")] if proxy else full if proxy is False or full else done)
     ranked = sorted(chosen, key=lambda t: -t.values[0])
-    return [t.user_attrs["corpus"] for t in ranked[:k]]
+    return [t.user_attrs[key] for t in ranked[:k] if key in t.user_attrs]
 
 
 def subsets(top: list[str]) -> list[str]:
@@ -414,6 +414,11 @@ def run_sweep(config, track: bool = True) -> Path:
             study.sampler = _grid(config, study)
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
     run_dir = results_run(config)
+    if config.sweep.merges:  # merges of the best single-corpus adapters, ranked beside them
+        from .merge import sweep_merges
+
+        sweep_merges(config, [Path(p) for p in top_corpora(study, config.sweep.top_k, key="adapter")],
+                     study_name(config), track)
     scored, csv_path = score_run(config, run_dir, quiet=True)
     check = proxy_check(study)
     if check:

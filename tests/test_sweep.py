@@ -197,3 +197,20 @@ def test_proxy_stage_ranks_every_corpus_cheaply_then_the_top_k_at_full_budget(tm
     check = json.loads((csv_path.parent / "proxy_check.json").read_text())
     assert check["corpora"] == ["transitive_relations", "weather_log"]
     assert "proxy check: Spearman" in capsys.readouterr().out
+
+
+def test_sweep_merges_the_top_adapters_and_ranks_each_merge_beside_its_members(tmp_path, repo_root):
+    from ltm.config import load_config
+    from ltm.sweep import run_sweep
+
+    path = _write_config(tmp_path, repo_root, trials=0, seeds=(0,))
+    path.write_text(path.read_text() + "  merges: [cat, ties]\n")
+    csv_path = run_sweep(load_config(path), track=False)
+    rows = {r["row"]: r for r in csv.DictReader(csv_path.open())}
+    merged = [r for r in rows.values() if r["merge_method"]]
+    assert sorted(r["merge_method"] for r in merged) == ["cat", "ties"]
+    for row in merged:
+        members = row["merge_members"].split(";")
+        assert len(members) == 2 and all(m in rows for m in members)
+        assert all(f"{m} " in row["merge_vs_members"] for m in members)
+        assert row["rank"], "a merge is a candidate of the ranking"

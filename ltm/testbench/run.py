@@ -349,6 +349,10 @@ class _Context:
             info["training"].update({"rank": training.get("rank"), "learning_rate": training.get("learning_rate"),
                                      "max_length": training.get("max_length"), "seed": training.get("seed"),
                                      "pages": sum(p.get("pages", 0) for p in row.manifest.get("corpora", []))})
+            if row.manifest.get("merge"):  # a merged adapter: score sets it against its members
+                merge = row.manifest["merge"]
+                info["merge"] = {"method": merge["method"], "weights": merge["weights"],
+                                 "members": [m["adapter"] for m in merge["members"]]}
         return info
 
 
