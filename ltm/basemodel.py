@@ -128,14 +128,42 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def load_model(ref: BaseRef, quantization: str = "none", dtype: str = "auto", trust_remote_code: bool = False):
-    """Load the causal LM; `nf4` = bitsandbytes 4-bit with double quantisation (QLoRA)."""
+# Attention kernels (`base.attn_implementation`) that run on a CUDA GPU only.
+CUDA_ONLY_ATTENTION = ("flash_attention_2",)
+
+
+def attention_problem(attn_implementation: str, documents: str, batch_size: int, dtype: str) -> str | None:
+    """Why this kernel cannot train or evaluate as configured (one line naming the fix), or None.
+
+    `training.documents: lines|paragraphs` keeps each packed document's attention to itself by
+    restarting the position ids at every document (trainer_backend.documents_batch). eager and
+    sdpa build that mask from the position ids at any batch size; flash-attention 2 reads them
+    only for a batch of one row, so with more rows the documents would attend to each other."""
+    if attn_implementation not in CUDA_ONLY_ATTENTION:
+        return None
+    if documents != "stream" and isinstance(batch_size, int) and batch_size > 1:
+        return (f"{attn_implementation} keeps packed documents apart only in a batch of one row, so with "
+                f"training.documents: {documents} and training.batch_size: {batch_size} they would attend to each "
+                f"other — set training.batch_size: 1 (and raise training.grad_accum), training.documents: stream, "
+                f"or base.attn_implementation: sdpa")
+    if dtype == "fp32":
+        return f"{attn_implementation} runs in bf16/fp16 only — set base.dtype: bf16 (or auto), or base.attn_implementation: sdpa"
+    return None
+
+
+def load_model(ref: BaseRef, quantization: str = "none", dtype: str = "auto", trust_remote_code: bool = False,
+               attn_implementation: str = "sdpa"):
+    """Load the causal LM; `nf4` = bitsandbytes 4-bit with double quantisation (QLoRA);
+    `attn_implementation` = `base.attn_implementation` (eager, sdpa, flash_attention_2)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     on_cuda = torch.cuda.is_available()
+    if attn_implementation in CUDA_ONLY_ATTENTION and not on_cuda:
+        raise LtmError(f"base.attn_implementation: {attn_implementation} needs a CUDA GPU and torch sees none — "
+                       "set base.attn_implementation: sdpa on this machine")
     compute = torch_dtype(dtype, on_cuda)
-    kwargs = {"dtype": compute, "trust_remote_code": trust_remote_code}
+    kwargs = {"dtype": compute, "trust_remote_code": trust_remote_code, "attn_implementation": attn_implementation}
     if quantization == "nf4":
         quiet_bitsandbytes()
         try:
@@ -153,8 +181,16 @@ def load_model(ref: BaseRef, quantization: str = "none", dtype: str = "auto", tr
         kwargs["device_map"] = {"": local_rank()}
     try:
         model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if any(word in first.lower() for word in ("flash", "sdpa", "scaled_dot_product", "attention")):
+            fix = ("install flash-attn built for this torch and GPU (`pip install flash-attn --no-build-isolation`), "
+                   "or set base.attn_implementation: sdpa" if attn_implementation in CUDA_ONLY_ATTENTION
+                   else "set base.attn_implementation: eager (every model has it)")
+            raise LtmError(f"{ref.path}: cannot load with base.attn_implementation: {attn_implementation} "
+                           f"({first[:200]}) — {fix}") from None
+        if isinstance(exc, ImportError):
+            raise
         raise LtmError(f"{ref.path}: could not load the model ({first}) — check the folder's files") from None
     return model
 

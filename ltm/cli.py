@@ -114,9 +114,11 @@ def cmd_base(args) -> int:
 
 # ---------------------------------------------------------------- train
 def cmd_train(args) -> int:
+    from . import preflight
     from .train import train
 
     config = _config(args)
+    preflight.ensure(config, force=args.skip_preflight, evaluating=False)
     names = args.corpora or [p.stem if p.is_file() else p.name for p in _shelf(config)]
     results = train(config, names, force=args.force, track=not args.no_mlflow)
     for result in results:
@@ -178,9 +180,11 @@ def cmd_ui(args) -> int:
 
 # ---------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
+    from . import preflight
     from .testbench.run import evaluate
 
     config = _config(args)
+    preflight.ensure(config, force=args.skip_preflight)
     adapters = [Path(a) for a in args.adapters] if args.adapters is not None else None
     evaluate(config, adapters=adapters, run=args.run, track=not args.no_mlflow)
     return 0
@@ -251,18 +255,38 @@ def _config_flag(args) -> str:
     return f" --config {args.config}" if args.config else ""
 
 
+# ---------------------------------------------------------------- fork
+DEFAULT_FORK_PROMPT = "Anna is taller than Ben. Ben is taller than Carl. So"
+
+
+def cmd_fork(args) -> int:
+    from .fork import run_fork
+
+    config = _config(args)
+    for key in ("threshold", "entropy", "top_k", "max_new_tokens"):
+        if getattr(args, key) is not None:
+            setattr(config.fork, key, getattr(args, key))
+    adapter = None
+    if args.adapter:
+        from .merge import resolve_members
+
+        adapter = resolve_members(config, [args.adapter])[0]
+    run_fork(config, args.prompt or DEFAULT_FORK_PROMPT, adapter, args.selector, args.seed, track=not args.no_mlflow)
+    return 0
+
+
 # ---------------------------------------------------------------- sweep
 def cmd_sweep(args) -> int:
     from .pipeline import run_overnight
 
-    return run_overnight(_config(args), track=not args.no_mlflow)
+    return run_overnight(_config(args), track=not args.no_mlflow, skip_preflight=args.skip_preflight)
 
 
 # ---------------------------------------------------------------- overnight
 def cmd_overnight(args) -> int:
     from .pipeline import run_overnight
 
-    return run_overnight(_config(args), track=not args.no_mlflow)
+    return run_overnight(_config(args), track=not args.no_mlflow, skip_preflight=args.skip_preflight)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "adapter with the same base, corpus and config unless --force.")
     p.add_argument("corpora", nargs="*", metavar="CORPUS", help="corpus or mixture names, or paths (default: corpora.include)")
     p.add_argument("--force", action="store_true", help="retrain even if a matching adapter exists")
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_train)
@@ -326,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapters", nargs="*", metavar="DIR",
                    help="adapter folders to test (default: every finished adapter in runs/adapters on this base)")
     p.add_argument("--run", metavar="NAME", help="results sub-folder (default: the experiment name)")
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_eval)
@@ -359,11 +387,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(func=cmd_merge)
 
+    p = sub.add_parser("fork", help="write with the model; a person picks among its top-k at forks, every step timed",
+                       description="The model continues the prompt greedily; at a fork (top-1 probability below "
+                                   "fork.threshold, or entropy above fork.entropy) it shows its top-k candidates and "
+                                   "the selector picks: keys 1..k, Enter takes the top, t types your own text, q stops. "
+                                   "Prints the measured latency model (prefill, ms per token alone, with a person at "
+                                   "every step, at forks only) and writes runs/forks/<stamp>.jsonl.")
+    p.add_argument("--adapter", metavar="NAME", help="adapter folder, adapter name or corpus name (default: the base alone)")
+    p.add_argument("--prompt", metavar="TEXT", help=f"text to continue (default: {DEFAULT_FORK_PROMPT!r})")
+    p.add_argument("--selector", choices=["human", "top1", "random", "judge"], default="human",
+                   help="who picks at forks: a person (default), the top candidate, a seeded random one, or the base "
+                        "with adapters off")
+    p.add_argument("--threshold", type=float, help="fork when the top-1 probability is below this (default: fork.threshold)")
+    p.add_argument("--entropy", type=float, help="also fork when the entropy (nats) is above this (default: fork.entropy)")
+    p.add_argument("--top-k", dest="top_k", type=int, help="candidates shown at a fork (default: fork.top_k)")
+    p.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="tokens to write at most (default: fork.max_new_tokens)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --selector random (default: 0)")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    _add_config(p)
+    p.set_defaults(func=cmd_fork)
+
     p = sub.add_parser("sweep", help="Optuna search: each corpus alone, then mixtures and LoRA settings; prints the ranking",
                        description="Stage 1 trains and tests every corpus (plus extra seeds for the noise floor); "
                                    "stage 2 searches subsets, mixture weights, learning rate, rank and steps with two "
                                    "objectives (composite up, forgetting down). Resumable: run the same command again "
                                    "after a kill. Several machines share one study through sweep.storage (PostgreSQL).")
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_sweep)
@@ -377,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("overnight", help="the main job (same as sweep): base, corpora, train, test, score, select",
                        description="Build the base, inspect the corpora, then run the sweep and print the ranking.")
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_overnight)

@@ -36,6 +36,7 @@ class BaseModelConfig:
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = _f("auto", "weights/compute dtype; `auto` = bf16 on CUDA, fp32 on CPU")
     trust_remote_code: bool = _f(False, "allow custom modelling code shipped with a hub model")
     chat_template: Literal["off", "generate", "all"] = _f("off", "wrap scene inputs in the tokenizer's chat template (instruct models): `generate` = short and open answers only, `all` = choice items too (their log-likelihoods then follow the assistant turn); recorded with every result")
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = _f("sdpa", "attention kernel for training and evaluation: `sdpa` (torch's fused attention), `eager` (plain; what attention entropy reads), `flash_attention_2` (CUDA, bf16/fp16, needs the flash-attn package; with `training.documents: lines` or `paragraphs` only at `training.batch_size: 1`)")
 
     def check(self):
         if not self.model or not str(self.model).strip():
@@ -67,7 +68,8 @@ class TrainingConfig:
     target_modules: list[str] | Literal["all-linear"] = _f("all-linear", "modules to adapt; `all-linear` = every linear layer but the output head")
     learning_rate: float = _f(5e-3, "peak learning rate", gt=0)
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = _f("cosine", "learning-rate schedule")
-    warmup_ratio: float = _f(0.03, "share of steps spent warming up", min=0.0, max=0.5)
+    warmup_ratio: float = _f(0.03, "share of optimizer steps spent warming up, but at least min(10, steps // 10) steps; 0 = no warmup", min=0.0, max=0.5)
+    warmup_steps: int | None = _f(None, "warmup in optimizer steps, instead of warmup_ratio; null = from warmup_ratio", min=0)
     weight_decay: float = _f(0.0, "AdamW weight decay", min=0.0)
     epochs: float = _f(1.0, "passes over the corpus (ignored when max_steps > 0)", gt=0)
     max_steps: int = _f(-1, "stop after this many optimizer steps; -1 = use epochs")
@@ -161,6 +163,14 @@ class SweepConfig:
 
 
 @dataclass
+class ForkConfig:
+    threshold: float = _f(0.5, "a step is a fork when the top-1 probability is below this (ltm fork)", min=0.0, max=1.0)
+    entropy: float | None = _f(None, "also a fork when the next-token entropy (nats) is above this; null = off", min=0.0)
+    top_k: int = _f(5, "candidates shown at a fork", min=2)
+    max_new_tokens: int = _f(48, "tokens the fork session writes at most", min=1)
+
+
+@dataclass
 class TrackingConfig:
     uri: str | None = _f(None, "MLflow tracking URI; default: sqlite:///<runs_dir>/mlflow.db")
     experiment: str | None = _f(None, "MLflow experiment name; default: the experiment name")
@@ -176,8 +186,17 @@ class ExperimentConfig:
     testbench: TestbenchConfig = field(default_factory=TestbenchConfig, metadata={"help": "what every row is tested on"})
     scoring: ScoringConfig = field(default_factory=ScoringConfig, metadata={"help": "how results become a ranking"})
     sweep: SweepConfig = field(default_factory=SweepConfig, metadata={"help": "the Optuna search"})
+    fork: ForkConfig = field(default_factory=ForkConfig, metadata={"help": "ltm fork: a person picks at the model's forks"})
     tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"help": "MLflow"})
     source: Path | None = field(default=None, init=False, repr=False)
+
+    def check(self):
+        from .basemodel import attention_problem
+
+        problem = attention_problem(self.base.attn_implementation, self.training.documents, self.training.batch_size,
+                                    self.base.dtype)
+        if problem:
+            yield ("base", "attn_implementation"), problem
 
     def path(self, value: str) -> Path:
         """Resolve a path written in the config against the config file's folder."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import platform
 import time
 from pathlib import Path
 
-from . import atomic, basemodel, tinybase
+from . import atomic, basemodel, recipe, tinybase
 
 CALIBRATION_STEPS = 12
 WARMUP_STEPS = 3
@@ -39,6 +38,8 @@ def calibration_key(config) -> str:
         "rank": tc.rank, "target": tc.target_modules, "max_length": tc.max_length, "batch": tc.batch_size,
         "accum": tc.grad_accum, "checkpointing": tc.gradient_checkpointing,
     }
+    if config.base.attn_implementation != "sdpa":  # sdpa was the kernel before it was a setting: old keys stay valid
+        spec["attn"] = config.base.attn_implementation
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -67,7 +68,8 @@ def calibrate(config, force: bool = False) -> dict:
     n_blocks = steps * tc.batch_size * tc.grad_accum
     vocab = min(len(tokenizer), 32000)
     blocks = torch.randint(0, vocab, (n_blocks, tc.max_length), generator=generator).tolist()
-    model = basemodel.load_model(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code)
+    model = basemodel.load_model(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
+                                 config.base.attn_implementation)
     import tempfile
 
     from transformers import TrainerCallback
@@ -102,12 +104,11 @@ def calibrate(config, force: bool = False) -> dict:
     return result
 
 
-def predict_train_seconds(config, tokens: int, calibration: dict | None = None) -> float | None:
-    """Predicted trainer time for `tokens` trained tokens, from the cached calibration."""
+def predict_train_seconds(config, steps: int, calibration: dict | None = None) -> float | None:
+    """Predicted trainer time for `steps` optimizer steps (ltm/recipe.py), from the cached calibration."""
     calibration = calibration or cached_calibration(config)
     if not calibration:
         return None
-    steps = max(1, math.ceil(tokens / calibration["tokens_per_step"]))
     return round(seconds_for_steps(calibration, steps), 2)
 
 
@@ -116,11 +117,9 @@ def seconds_for_steps(calibration: dict, steps: int) -> float:
 
 
 def steps_for_tokens(config, tokens: int) -> int:
+    """Optimizer steps `ltm train` makes on `tokens` training tokens: the same plan (ltm/recipe.py)."""
     tc = config.training
-    per_step = tc.batch_size * tc.grad_accum * tc.max_length
-    if tc.max_steps > 0:
-        return tc.max_steps
-    return max(1, math.ceil(tokens * tc.epochs / per_step))
+    return recipe.plan(recipe.sequences_for_tokens(tokens, tc.max_length), tc).steps
 
 
 def memory_estimate(config, model_config) -> dict:
@@ -193,8 +192,7 @@ def estimate(config, paths: list[Path], pages: list[float], recalibrate: bool = 
     table = []
     for p in pages:
         tokens = int(p * per_page)
-        epochs = tc.epochs if tc.max_steps <= 0 else None
-        steps = max(1, math.ceil(tokens * (epochs or 1) / calibration["tokens_per_step"]))
+        steps = steps_for_tokens(config, tokens)
         table.append({"pages": p, "tokens": tokens, "steps": steps, "seconds": round(seconds_for_steps(calibration, steps), 1)})
     corpus_seconds = []
     for row in rows:

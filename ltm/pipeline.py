@@ -12,10 +12,14 @@ import time
 from . import basemodel, corpora
 
 
-def run_overnight(config, track: bool = True) -> int:
+def run_overnight(config, track: bool = True, skip_preflight: bool = False) -> int:
+    from . import preflight
     from .score import markdown, score_run
     from .sweep import results_run, run_sweep
 
+    # Before anything loads: a sweep whose adapters are all trained only evaluates, and the
+    # trainings' own check would never run (ltm/preflight.py).
+    preflight.ensure(config, force=skip_preflight)
     started = time.perf_counter()
     print(f"[1/3] base model {config.base.model}")
     ref = basemodel.resolve(config.base.model, config.base.revision)

@@ -177,6 +177,6 @@ def build(cls: type, data: Any, problems: Problems, path: KeyPath = ()) -> Any:
         instance = cls(**kwargs)
     check = getattr(instance, "check", None)
     if callable(check):
-        for key, message in check():
-            problems.add(path + ((key,) if key else ()), message)
+        for key, message in check():  # key: a field, a path of fields (a check across sections), or None
+            problems.add(path + (key if isinstance(key, tuple) else (key,) if key else ()), message)
     return instance

@@ -19,6 +19,7 @@ import math
 import platform
 import re
 import resource
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import atomic, basemodel, corpora, filehash
+from . import atomic, basemodel, corpora, filehash, recipe
 from .errors import LtmError
 from .progress import progress_bar
 
-TRAIN_VERSION = 1  # bump when the training recipe changes what an adapter is
+# Bump when the training recipe changes what an adapter is. 2: steps count the processes and
+# warmup has a floor (ltm/recipe.py), so an adapter of version 1 may have been trained otherwise.
+TRAIN_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -124,7 +127,10 @@ def mixture_blocks(streams: list[tuple[list[list[int]], float]]) -> list[list[in
     return out
 
 
-def adapter_hash(base_fingerprint: str, source: Source, config) -> str:
+def adapter_hash(base_fingerprint: str, source: Source, config, world: int | None = None) -> str:
+    """The adapter's identity: base, format, corpus content and training settings; and the number
+    of training processes when it is not 1 (each step then sees that many times more sequences)."""
+    world = recipe.world_size() if world is None else world
     spec = {
         "v": TRAIN_VERSION,
         "base": base_fingerprint,
@@ -133,6 +139,7 @@ def adapter_hash(base_fingerprint: str, source: Source, config) -> str:
         "source": [(c.sha256, w) for c, w in source.parts],
         "heldout": config.corpora.heldout_fraction,
         "training": _hashed_training(config.training),
+        **({"world_size": world} if world != 1 else {}),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -222,14 +229,10 @@ def train_sources(config, sources: list[Source], force: bool = False, track: boo
     return results
 
 
-def train_one(config, ref, source: Source, final: Path, track: bool = True) -> TrainResult:
-    """Train one adapter into `final` (atomically) and log it to MLflow."""
-    import torch
+def training_blocks(config, source: Source, tokenizer) -> tuple[list[list[int]], list[dict], dict[str, str]]:
+    """The sequences one pass trains on (every token kept), what each corpus gave, and the held-out text.
 
-    from .trainer_backend import build_trainer
-
-    started = time.perf_counter()
-    tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
+    Also what `ltm estimate` counts steps from, so the estimate and the run agree."""
     block = config.training.max_length
     streams, part_info, heldout = [], [], {}
     for corpus, weight in source.parts:
@@ -245,7 +248,18 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
         heldout[corpus.name] = heldout_text
         part_info.append({"corpus": corpus.name, "path": str(corpus.path), "sha256": corpus.sha256, "weight": weight,
                           "tokens_train": tokens_train, "words": corpus.words, "pages": round(corpus.pages, 2)})
-    blocks = mixture_blocks(streams)
+    return mixture_blocks(streams), part_info, heldout
+
+
+def train_one(config, ref, source: Source, final: Path, track: bool = True) -> TrainResult:
+    """Train one adapter into `final` (atomically) and log it to MLflow."""
+    import torch
+
+    from .trainer_backend import build_trainer
+
+    started = time.perf_counter()
+    tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
+    blocks, part_info, heldout = training_blocks(config, source, tokenizer)
     tokens_per_epoch = sum(len(b) for b in blocks)
     if not blocks:
         raise LtmError(f"{source.name}: nothing left to train on after holding out "
@@ -254,12 +268,15 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
     from .estimate import predict_train_seconds
 
     tc = config.training
-    per_step = tc.batch_size * tc.grad_accum
-    steps = tc.max_steps if tc.max_steps > 0 else max(1, math.ceil(len(blocks) * tc.epochs / per_step))
-    estimate = predict_train_seconds(config, steps * per_step * block)
+    plan = recipe.plan(len(blocks), tc)
+    steps = plan.steps
+    if (warning := plan.warning(final.name)) is not None and basemodel.is_main_process():
+        print(f"warning: {warning}", file=sys.stderr)
+    estimate = predict_train_seconds(config, steps)
 
     _preflight(config, ref)
-    model = basemodel.load_model(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code)
+    model = basemodel.load_model(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
+                                 config.base.attn_implementation)
     params = {"corpus": source.name, "base": ref.spec, "quantization": config.base.quantization,
               **{f"training.{k}": str(v) for k, v in dataclasses.asdict(tc).items()}}
     tags = {"ltm.kind": "adapter", "ltm.corpus": source.name, "ltm.base": ref.spec,
@@ -311,6 +328,8 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                 "padding_fraction": round(stats.padding / max(1, stats.padding + stats.collated), 6),
                 "token_coverage": min(1.0, tokens_seen / tokens_per_epoch),
                 "steps": stats.steps,
+                # the schedule (ltm/recipe.py) and the warmup the trainer itself derived from it
+                "plan": {**plan.as_dict(), "trainer_warmup_steps": trainer.args.get_warmup_steps(steps)},
                 "epochs": round(tokens_seen / tokens_per_epoch, 3),
                 "first_loss": stats.losses[0] if stats.losses else None,
                 "last_loss": stats.losses[-1] if stats.losses else None,
@@ -340,18 +359,15 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
 
 
 def _preflight(config, ref) -> None:
-    """On CUDA, check GPU/torch/bitsandbytes fit and free memory before a large load."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return
-    from transformers import AutoConfig
-
+    """On CUDA, stop on a GPU/torch/bitsandbytes mismatch (ltm/preflight.py) and warn when the
+    free memory looks short, before a large load. A mismatch the command was told to run past
+    (--skip-preflight) is not stopped again here."""
     from . import preflight
-    from .estimate import memory_estimate
 
-    needed = memory_estimate(config, AutoConfig.from_pretrained(ref.path))["total"]
-    preflight.report(config, needed)
+    facts = preflight.gather(config.base.quantization)
+    if facts.gpu is None:
+        return
+    preflight.ensure(config, memory_needed=preflight.memory_needed(config, ref), facts=facts, evaluating=False)
 
 
 def _check_finite(losses: list[float], name: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .basemodel import quiet_bitsandbytes
+from .recipe import warmup_steps
 
 quiet_bitsandbytes()  # trl imports bitsandbytes, whose CPU backend logs a harmless hub-kernel miss
 
@@ -68,7 +69,7 @@ def build_trainer(config, model, tokenizer, blocks: list[list[int]], output_dir:
         gradient_accumulation_steps=tc.grad_accum,
         learning_rate=tc.learning_rate,
         lr_scheduler_type=tc.lr_scheduler,
-        warmup_steps=int(round(tc.warmup_ratio * steps)),
+        warmup_steps=warmup_steps(steps, tc),  # ltm/recipe.py: the ratio, with a floor
         weight_decay=tc.weight_decay,
         max_steps=steps,
         **{checkpointing: tc.gradient_checkpointing},
@@ -146,8 +147,9 @@ def documents_batch(examples: list[dict], pad_id: int) -> dict:
 
     Positions restart at 0 with every document, and there is no attention mask: from such
     position ids transformers builds a mask that keeps each document's attention to itself,
-    on every attention implementation (checked: a packed document's logits equal its logits
-    alone). That path needs the model to run without a KV cache, hence `use_cache=False`. The
+    under eager and sdpa at any batch size (tests/test_attention_impl.py: a packed document's
+    logits equal its logits alone); flash_attention_2 reads the positions only in a batch of one
+    row, so config refuses it otherwise (basemodel.attention_problem). That path needs the model to run without a KV cache, hence `use_cache=False`. The
     first token of a document is not a target (nothing before it is its context); padding
     at a row's end is a document of its own with no targets.
     """

@@ -18,6 +18,8 @@ import math
 import statistics
 import time
 
+from .. import kvcache
+
 FIXED_PROMPT = (
     "The old lighthouse keeper climbed the narrow stairs every evening, lit the great lamp, "
     "and wrote a short note in his logbook about the wind, the waves and the ships passing by."
@@ -61,33 +63,30 @@ def _one_run(model, input_ids, new_tokens: int, k: int, clock: _Clock) -> tuple[
 
     # Time to first token: one prefill forward + argmax.
     start = clock.now()
-    out = model(input_ids=input_ids, use_cache=True)
+    out, past = kvcache.step(model, input_ids)
     token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
     token.item()
     ttft = clock.now() - start
 
     # Greedy decode with the KV cache, each step timed.
-    past = out.past_key_values
     steps = []
     for _ in range(new_tokens - 1):
         start = clock.now()
-        out = model(input_ids=token, past_key_values=past, use_cache=True)
+        out, past = kvcache.step(model, token, past)
         token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
         token.item()
         steps.append(clock.now() - start)
-        past = out.past_key_values
     per_token = statistics.fmean(steps)
 
     # Top-k cloud: fresh (untimed) prefill, then the timed branching step.
-    out = model(input_ids=input_ids, use_cache=True)
-    cache = out.past_key_values
+    out, cache = kvcache.step(model, input_ids)
     candidates = out.logits[:, -1, :].topk(k, dim=-1).indices.reshape(k, 1)
     candidates.cpu()
     if hasattr(cache, "batch_repeat_interleave"):
         mode = "expand-cache"
         start = clock.now()
         cache.batch_repeat_interleave(k)
-        branch = model(input_ids=candidates, past_key_values=cache, use_cache=True)
+        branch, _ = kvcache.step(model, candidates, cache)
         cloud = branch.logits[:, -1, :].topk(k, dim=-1).indices
         cloud.cpu()
         cloud_ms = clock.now() - start

@@ -83,9 +83,10 @@ def adapter_rows(folders: list[Path]) -> list[Row]:
 class LoadedBase:
     """A base model loaded once, with any number of adapters attached by name."""
 
-    def __init__(self, ref, quantization: str = "none", dtype: str = "auto", trust_remote_code: bool = False):
+    def __init__(self, ref, quantization: str = "none", dtype: str = "auto", trust_remote_code: bool = False,
+                 attn_implementation: str = "sdpa"):
         self.ref = ref
-        self.model = basemodel.load_model(ref, quantization, dtype, trust_remote_code)
+        self.model = basemodel.load_model(ref, quantization, dtype, trust_remote_code, attn_implementation)
         self.model.eval()
         self.peft = None
         self.loaded: set[str] = set()

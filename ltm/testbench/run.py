@@ -109,12 +109,14 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     attention_rows: dict[str, list[float]] = {}
     context = _Context(config, scenes, tokenizer, ref, benchmarks, cache_root, quiet)
 
-    loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code)
+    loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
+                        config.base.attn_implementation)
     context.judge_base = loaded
     with progress_bar("evaluating rows", total=len(rows)) as advance:
         for row in rows:
             if row.kind == "variant":
-                holder = LoadedBase(ref, row.quantization, row.dtype, config.base.trust_remote_code)
+                holder = LoadedBase(ref, row.quantization, row.dtype, config.base.trust_remote_code,
+                                    config.base.attn_implementation)
             else:
                 holder = loaded
             summary, records, attention, bench_records = context.row(holder, row)
