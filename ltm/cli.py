@@ -121,7 +121,9 @@ def cmd_train(args) -> int:
     preflight.ensure(config, force=args.skip_preflight, evaluating=False)
     names = args.corpora or [p.stem if p.is_file() else p.name for p in _shelf(config)]
     results = train(config, names, force=args.force, track=not args.no_mlflow)
-    for result in results:
+    from .basemodel import is_main_process
+
+    for result in results if is_main_process() else []:  # under accelerate launch: one report
         m = result.manifest
         state = "reused " if result.reused else ""
         print(f"{state}{result.path}  tokens {m['tokens_seen']:,}/{m['tokens_per_epoch']:,} per epoch, "

@@ -7,6 +7,7 @@ stay readable and a long job is never silent.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,11 @@ from collections.abc import Callable, Iterator
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n=1, **fields)``; fields (e.g. loss=2.3) are shown beside the bar."""
+    """Yield ``advance(n=1, **fields)``; fields (e.g. loss=2.3) are shown beside the bar.
+    Under `accelerate launch` only the main process draws it (RANK 0), not one bar per rank."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield lambda n=1, **fields: None
+        return
     if sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

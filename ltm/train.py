@@ -12,6 +12,7 @@ atomically, so a killed run never leaves one that looks complete.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -203,16 +204,55 @@ def train(config, names: list[str], force: bool = False, track: bool = True) -> 
     return train_sources(config, load_sources(config, names), force=force, track=track)
 
 
+class _Processes:
+    """The processes of one training: one, or the ranks of `accelerate launch` / torchrun.
+
+    Under several processes every rank must reach each training together (they all-reduce
+    gradients), so only the main process takes the adapter's file lock and decides whether a
+    finished adapter is reused; the others follow its decision (broadcast). Were every rank to
+    take the lock, rank 1 would wait on it while rank 0 waited on rank 1 inside the first
+    all-reduce: the deadlock this replaces."""
+
+    def __init__(self):
+        self.world = recipe.world_size()
+        self.main = basemodel.is_main_process()
+        self.state = None
+        if self.world > 1:
+            from accelerate import PartialState
+
+            self.state = PartialState()  # joins the process group (gloo on CPU, nccl on CUDA)
+
+    def lock(self, final: Path):
+        if not self.main:
+            return contextlib.nullcontext()
+        return FileLock(str(final.parent / f".{final.name}.lock"))
+
+    def agree(self, value: bool) -> bool:
+        """The main process's value, on every process."""
+        if self.state is None:
+            return value
+        from accelerate.utils import broadcast_object_list
+
+        box = [value]
+        broadcast_object_list(box, from_process=0)
+        return bool(box[0])
+
+    def say(self, text: str) -> None:
+        if self.main:
+            print(text)
+
+
 def train_sources(config, sources: list[Source], force: bool = False, track: bool = True) -> list[TrainResult]:
     """Train (or reuse) one adapter per already-read source; the base is resolved once per call."""
     ref = basemodel.resolve(config.base.model, config.base.revision)
+    processes = _Processes()
     results = []
     todo = []
     for source in sources:
         final = adapters_dir(config) / f"{source.name}-{adapter_hash(ref.fingerprint, source, config)}"
-        if (final / MANIFEST).exists() and not force:
+        if processes.agree((final / MANIFEST).exists() and not force):
             manifest = json.loads((final / MANIFEST).read_text())
-            print(f"reusing adapter {final.name} (same base, corpus and config; --force retrains)")
+            processes.say(f"reusing adapter {final.name} (same base, corpus and config; --force retrains)")
             results.append(TrainResult(final, manifest, True))
         else:
             todo.append((source, final))
@@ -220,9 +260,9 @@ def train_sources(config, sources: list[Source], force: bool = False, track: boo
         # Two sweep workers may be handed the same adapter (e.g. one mixture chosen twice):
         # the second waits for the first and reuses its folder instead of training it again.
         final.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(final.parent / f".{final.name}.lock")):
-            if (final / MANIFEST).exists() and not force:
-                print(f"reusing adapter {final.name} (trained meanwhile by another worker)")
+        with processes.lock(final):
+            if processes.agree((final / MANIFEST).exists() and not force):
+                processes.say(f"reusing adapter {final.name} (trained meanwhile by another worker)")
                 results.append(TrainResult(final, json.loads((final / MANIFEST).read_text()), True))
                 continue
             results.append(train_one(config, ref, source, final, track=track))
@@ -353,8 +393,9 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                     "train_seconds": manifest["train_seconds"], "final_loss": manifest["last_loss"],
                 })
                 tracking.log_artifacts(mlflow_client, run_id, tmp, "adapter")
-    print(f"trained {final.name}: {stats.steps} steps, loss {manifest['first_loss']:.3f} → {manifest['last_loss']:.3f}, "
-          f"{manifest['tokens_per_second']:,.0f} tok/s, {manifest['train_seconds']:.0f} s")
+    if main_process:
+        print(f"trained {final.name}: {stats.steps} steps, loss {manifest['first_loss']:.3f} → {manifest['last_loss']:.3f}, "
+              f"{manifest['tokens_per_second']:,.0f} tok/s, {manifest['train_seconds']:.0f} s")
     return TrainResult(final, manifest, False)
 
 
