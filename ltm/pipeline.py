@@ -39,6 +39,12 @@ def run_overnight(config, track: bool = True, skip_preflight: bool = False) -> i
         for warning in corpus.warnings:
             print(f"      warning: {warning}")
 
+    if config.testbench.benchmarks:  # before the first training, not after it (lmeval_bridge.check_data)
+        from .testbench.run import configured_benchmarks
+
+        configured_benchmarks(config).check_data()
+        print(f"      benchmarks {', '.join(config.testbench.benchmarks)}: data readable")
+
     print("[3/3] sweep: train → test → score → select")
     csv_path = run_sweep(config, track=track)
     scored, _ = score_run(config, results_run(config))

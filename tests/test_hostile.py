@@ -332,6 +332,25 @@ def test_the_mlflow_server_going_away_mid_run_costs_a_warning_not_the_adapter(tm
     assert [p for p in _adapters(tmp_path) if (p / "manifest.json").exists()], "the adapter was lost"
 
 
+def test_a_benchmark_whose_data_cannot_be_read_stops_the_sweep_before_any_training(tmp_path, repo_root, capsys):
+    """It used to train every trial and then fail in each one's evaluation."""
+    from ltm.testbench.lmeval_bridge import task_yaml
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "gone_task.yaml").write_text(task_yaml("gone_task", tmp_path / "moved-away.jsonl"))
+    extra = (f"corpora:\n  root: {repo_root / 'corpora'}\n  include: [syllogisms]\n"
+             f"testbench:\n  scenes: {repo_root / 'scenes'}\n  benchmarks: [gone_task]\n"
+             f"  benchmark_include: [{tasks}]\nsweep:\n  trials: 0\n  seeds: [0]\n")
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"runs_dir: {tmp_path / 'runs'}\nbase:\n  model: ltm-nano\n"
+                      f"training:\n  max_steps: 4\n  batch_size: 4\n{extra}")
+    code, _, err = cli(capsys, "overnight", "--config", config, "--no-mlflow")
+    assert code == 2
+    one_error(err, "gone_task", "moved-away.jsonl", "testbench.benchmarks")
+    assert not list((tmp_path / "runs" / "adapters").glob("*/manifest.json"))
+
+
 # ----------------------------------------------------------------------------- security
 def test_yaml_tags_never_execute_in_configs_or_scenes(tmp_path, repo_root, capsys):
     marker = tmp_path / "pwned"

@@ -88,6 +88,24 @@ class Benchmarks:
             raise LtmError(f"benchmark {unknown[0]!r} is not an lm-eval task — {fix}")
         self._lm = None
 
+    def check_data(self) -> None:
+        """Load every task's data now, so a dataset that is not cached (HF_HUB_OFFLINE=1) or a
+        local task's missing file stops the sweep before any training, not after each trial has
+        trained (the evaluation used to be the first to read it). One line per the first task
+        that fails, naming it and the fix."""
+        from lm_eval.tasks import get_task_dict
+
+        _quiet()
+        for task in self.tasks:
+            try:
+                get_task_dict([task], self.manager)
+            except Exception as exc:  # datasets and lm-eval raise many kinds for a missing dataset
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise LtmError(f"benchmark {task!r}: its data cannot be read ({type(exc).__name__}: {first}) — cache it "
+                               f"once on a connected machine (`HF_HUB_OFFLINE=0 lm_eval --model hf --model_args "
+                               f"pretrained=<any small model> --tasks {task} --limit 1`), fix the task's data path, or "
+                               "remove it from testbench.benchmarks") from None
+
     def cache_key(self) -> str:
         """Item-cache key of these benchmarks' result on a row (see ``cache_key``)."""
         return cache_key(self.manager, self.tasks, self.limit, self.num_fewshot)

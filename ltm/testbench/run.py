@@ -101,7 +101,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
                            "evaluate it with the config it was trained with")
         row.quantization, row.dtype = config.base.quantization, config.base.dtype
     rows += _variant_rows(config)
-    benchmarks = _benchmarks(config)
+    benchmarks = configured_benchmarks(config)
     out = results_dir(config, run)
     out.mkdir(parents=True, exist_ok=True)
     cache_root = config.runs_path / "cache" / "testbench"
@@ -147,7 +147,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     return EvalResult(out, summaries)
 
 
-def _benchmarks(config):
+def configured_benchmarks(config):
     if not config.testbench.benchmarks:
         return None
     from .lmeval_bridge import Benchmarks, materialize_builtin_tasks
