@@ -9,10 +9,12 @@ weight-file sizes for folders, the resolved commit for hub ids.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,23 +75,60 @@ def resolve(spec: str, revision: str | None = None, build: bool = True) -> BaseR
     return _resolve_hub(spec, revision)
 
 
-def _resolve_hub(repo_id: str, revision: str | None) -> BaseRef:
+def _resolve_hub(repo_id: str, revision: str | None, download: bool = False) -> BaseRef:
+    """A hub model from the Hugging Face cache; downloaded when online, or always when `download`
+    (`ltm base ID`: the one command that fetches, even under the Makefile's HF_HUB_OFFLINE=1)."""
     from huggingface_hub import snapshot_download
 
     try:
         path = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except Exception:
-        if _offline():
+        if _offline() and not download:
             raise LtmError(
                 f"base model {repo_id!r} is not a local folder and not in the Hugging Face cache, and "
-                "HF_HUB_OFFLINE=1 — download it on a connected machine (`hf download "
-                f"{repo_id}`) or set base.model to a local folder"
+                f"HF_HUB_OFFLINE=1 (the Makefile sets it) — fetch it once with `ltm base {repo_id}` (it downloads "
+                "despite HF_HUB_OFFLINE, with progress), or set base.model to a local folder"
             ) from None
         try:
-            path = Path(snapshot_download(repo_id, revision=revision))
+            with _online():
+                print(f"downloading {repo_id} from {_endpoint()} into the Hugging Face cache", file=sys.stderr)
+                path = Path(snapshot_download(repo_id, revision=revision))
         except Exception as exc:
-            raise LtmError(f"could not download base model {repo_id!r}: {type(exc).__name__} — check the id, your network, or use a local folder") from None
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise LtmError(f"could not download base model {repo_id!r} ({type(exc).__name__}: {first}) — check the "
+                           "id, your network and `hf auth login` for gated models, or use a local folder") from None
     return BaseRef(repo_id, "hub", path, f"{repo_id.replace('/', '--')}@{path.name[:12]}")
+
+
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
+@contextlib.contextmanager
+def _online():
+    """Lift HF_HUB_OFFLINE for one download (huggingface_hub reads it into its constants)."""
+    from huggingface_hub import constants
+
+    saved_env, saved = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"] = "0"
+    constants.HF_HUB_OFFLINE = False
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
+        if saved_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved_env
+
+
+def fetch(spec: str, revision: str | None = None) -> BaseRef:
+    """`ltm base MODEL`: resolve, downloading a hub id even under HF_HUB_OFFLINE=1."""
+    if spec in tinybase.RECIPES or spec in realbase.BASES or Path(spec).expanduser().is_dir() or looks_like_path(spec):
+        return resolve(spec, revision)
+    return _resolve_hub(spec, revision, download=True)
 
 
 def load_tokenizer(spec: str, revision: str | None = None):

