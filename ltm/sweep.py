@@ -274,15 +274,19 @@ class Objective:
         from .testbench.run import evaluate
 
         run = study_name(self.config)
-        # Intermediate score: the choice items alone (cheap); prune a trial that is hopeless.
-        intermediate = evaluate(trial_config, adapters=[adapter], run=f"{run}-intermediate", track=False, quiet=True, kinds={"choice"})
-        accuracy = intermediate.summaries[adapter.name].get("accuracy")
-        base_accuracy = intermediate.summaries["base"].get("accuracy")
-        trial.set_user_attr("intermediate_accuracy", accuracy)
-        if trial.user_attrs.get("stage", 2) == 2 and accuracy is not None and base_accuracy is not None \
-                and accuracy < base_accuracy - self.config.sweep.prune_margin:
-            trial.set_user_attr("pruned_reason", f"choice accuracy {accuracy:.3f} < base {base_accuracy:.3f} - margin")
-            raise optuna.TrialPruned()
+        # Stage 2 only (stage 1 measures every corpus, hopeless or not): an intermediate score on
+        # the choice items alone, and nothing else, to prune a hopeless trial. The full pass
+        # below finds those items in the item cache (same row key) and does not score them again.
+        if trial.user_attrs.get("stage", 2) == 2:
+            intermediate = evaluate(trial_config, adapters=[adapter], run=f"{run}-intermediate", track=False,
+                                    quiet=True, kinds={"choice"}, scenes_only=True)
+            accuracy = intermediate.summaries[adapter.name].get("accuracy")
+            base_accuracy = intermediate.summaries["base"].get("accuracy")
+            trial.set_user_attr("intermediate_accuracy", accuracy)
+            if accuracy is not None and base_accuracy is not None \
+                    and accuracy < base_accuracy - self.config.sweep.prune_margin:
+                trial.set_user_attr("pruned_reason", f"choice accuracy {accuracy:.3f} < base {base_accuracy:.3f} - margin")
+                raise optuna.TrialPruned()
         result = evaluate(trial_config, adapters=[adapter], run=run, track=self.track, quiet=True)
         scored, _ = score_run(self.config, result.run_dir, quiet=True)
         mine = next(s for s in scored if s.row.name == adapter.name)

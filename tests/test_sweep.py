@@ -72,6 +72,15 @@ def test_sweep_runs_both_stages_logs_nested_mlflow_runs_and_writes_the_table(tmp
     assert rows[0]["rank"] == "1" and {r["kind"] for r in rows} == {"base", "adapter", "corpus"}  # corpus: 2 seeds pooled
     assert any(r["noise_floor"] for r in rows), "two seeds of one corpus should give a noise floor"
     assert (csv_path.parent / "optuna" / "pareto_front.png").exists()
+    # One pruning pass, for the stage-2 trial only, and on its choice items only: stage 1 never
+    # prunes, and perplexity & co. are the full pass's (each trial used to evaluate twice).
+    intermediate = config.runs_path / "results" / f"{study_name(config)}-intermediate"
+    assert sorted(p.name.removesuffix(".summary.json") for p in intermediate.glob("*.summary.json")) \
+        == sorted(["base", Path(trials[3].user_attrs["adapter"]).name])
+    import json
+
+    for summary in json.loads((intermediate / "summary.json").read_text())["rows"].values():
+        assert "ppl_general" not in summary and "accuracy" in summary
 
     client, experiment_id = tracking.client(config)
     parent = client.search_runs([experiment_id], "tags.`ltm.kind` = 'sweep'")

@@ -72,10 +72,12 @@ def _variant_rows(config) -> list[Row]:
 
 
 def evaluate(config, adapters: list[Path] | None = None, run: str | None = None, track: bool = True,
-             quiet: bool = False, kinds: set[str] | None = None) -> EvalResult:
+             quiet: bool = False, kinds: set[str] | None = None, scenes_only: bool = False) -> EvalResult:
     """Evaluate the base, `adapters` (default: all finished ones on this base) and the variants.
 
-    `kinds` limits the scene items (e.g. {"choice"} for a cheap intermediate score).
+    `kinds` limits the scene items (e.g. {"choice"} for a cheap intermediate score);
+    `scenes_only` leaves out perplexity, benchmarks, latency, attention and the pairwise judge —
+    what a pruning pass does not read (the sweep's full pass then reuses the items it scored).
     """
     scenes = load_scenes(scenes_path(config))  # fail on a bad scene before loading any model
     if config.testbench.tags:
@@ -107,7 +109,8 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     cache_root = config.runs_path / "cache" / "testbench"
     summaries: dict[str, dict] = {}
     attention_rows: dict[str, list[float]] = {}
-    context = _Context(config, scenes, tokenizer, ref, benchmarks, cache_root, quiet)
+    context = _Context(config, scenes, tokenizer, ref, None if scenes_only else benchmarks, cache_root, quiet)
+    context.scenes_only = scenes_only
 
     loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
                         config.base.attn_implementation)
@@ -164,6 +167,7 @@ class _Context:
     def __init__(self, config, scenes: SceneSet, tokenizer, ref, benchmarks, cache_root: Path, quiet: bool):
         self.config, self.scenes, self.tokenizer, self.ref = config, scenes, tokenizer, ref
         self.benchmarks, self.cache_root, self.quiet = benchmarks, cache_root, quiet
+        self.scenes_only = False  # evaluate(scenes_only=True): the pruning pass
         self.judge_base: LoadedBase | None = None
         self._judge = None
         self.base_records: dict[str, dict] = {}
@@ -211,16 +215,18 @@ class _Context:
                 holder.check_active(row, self.tokenizer)
             records = self._scene_records(model, row, store)
             summary = summarize(records)
-            summary.update(self._perplexity(model, row, store))
             bench_records: list[dict] = []
-            if self.benchmarks is not None:
-                summary["benchmarks"], bench_records = self._benchmarks(model, store)
-            if tb.latency:
-                summary["latency"] = self._cached(store, "latency", lambda: _latency(model, self.tokenizer))
-            texts = _attention_texts(self.scenes)
-            digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]  # new scenes, new measurement
-            attention = self._cached(store, f"attention:{digest}", lambda: _attention(model, self.tokenizer, texts))
-        if row.kind != "base" and self.base_records:
+            attention = None
+            if not self.scenes_only:
+                summary.update(self._perplexity(model, row, store))
+                if self.benchmarks is not None:
+                    summary["benchmarks"], bench_records = self._benchmarks(model, store)
+                if tb.latency:
+                    summary["latency"] = self._cached(store, "latency", lambda: _latency(model, self.tokenizer))
+                texts = _attention_texts(self.scenes)
+                digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]  # new scenes, new measurement
+                attention = self._cached(store, f"attention:{digest}", lambda: _attention(model, self.tokenizer, texts))
+        if row.kind != "base" and self.base_records and not self.scenes_only:
             summary["judge_pairwise_vs_base"] = self._pairwise(records, store)
         if row.kind == "base":
             self.base_records = {r["id"]: r for r in records}
