@@ -160,8 +160,19 @@ def cmd_estimate(args) -> int:
     gib = 1024 ** 3
     print(f"memory: {mem['total'] / gib:.2f} GiB = weights {mem['weights'] / gib:.2f} + LoRA/optimizer "
           f"{mem['lora_and_optimizer'] / gib:.2f} + activations {mem['activations'] / gib:.2f} + logits {mem['logits'] / gib:.2f} (+10%)")
-    ov = result["overnight_training"]
-    print(f"configured sweep: {ov['trainings']} trainings ≈ {_duration(ov['seconds'])} of training (evaluation comes on top)")
+    ov, ev = result["overnight_training"], result["evaluation"]
+    if "error" in ev:
+        print(f"configured sweep: {ov['trainings']} trainings ≈ {_duration(ov['seconds'])} of training; evaluation "
+              f"not estimated ({ev['error']})")
+        return 0
+    row, ecal = ev["row"], ev["calibration"]
+    print(f"evaluation, measured: {ecal['seconds_per_choice_item'] * 1000:,.0f} ms per choice item, "
+          f"{ecal['seconds_per_generated_item']:.2f} s per generated answer, "
+          f"{ecal['seconds_per_perplexity_token'] * 1000:.2f} ms per perplexity token; a row = {row['choice']} choice + "
+          f"{row['short']} short + {row['open']} open items (judged: + 3 choice items each) + "
+          f"{row['general_tokens']:,} general-text tokens + its held-out slice ≈ {_duration(ev['row_seconds'])}")
+    print(f"configured sweep: {ov['trainings']} trainings ≈ {_duration(ov['seconds'])} of training + {ev['rows']} rows ≈ "
+          f"{_duration(ev['sweep_seconds'])} of evaluation = {_duration(result['overnight_seconds'])}")
     return 0
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from . import atomic, basemodel, recipe, tinybase
+from .errors import LtmError
 
 CALIBRATION_STEPS = 12
 WARMUP_STEPS = 3
@@ -202,9 +203,32 @@ def estimate(config, paths: list[Path], pages: list[float], recalibrate: bool = 
     runs = len(rows) + max(0, len(sweep.seeds) - 1) + sweep.trials
     mean = sum(corpus_seconds) / len(corpus_seconds) if corpus_seconds else 0.0
     overnight = {"trainings": runs, "seconds": round(sum(corpus_seconds) + (runs - len(rows)) * mean, 1)}
+    try:
+        evaluation = _evaluation(config, rows, recalibrate)
+    except LtmError as exc:  # no scenes yet: the training estimate still stands
+        evaluation = {"error": str(exc).splitlines()[0], "sweep_seconds": 0.0}
     return {
         "base": config.base.model, "quantization": config.base.quantization,
         "tokens_per_page": round(per_page, 1), "corpora": rows, "calibration": calibration,
-        "pages": table, "memory": memory, "overnight_training": overnight,
+        "pages": table, "memory": memory, "overnight_training": overnight, "evaluation": evaluation,
+        "overnight_seconds": round(overnight["seconds"] + evaluation["sweep_seconds"], 1),
         "training": dataclasses.asdict(tc),
     }
+
+
+def _evaluation(config, rows: list[dict], recalibrate: bool) -> dict:
+    """Evaluation time of the configured sweep (ltm/estimate_eval.py): the base row once, one row
+    per training, and a choice-only pruning pass per stage-2 trial."""
+    from .estimate_eval import calibrate_eval, row_plan, row_seconds
+
+    calibration = calibrate_eval(config, force=recalibrate)
+    plan = row_plan(config, basemodel.load_tokenizer(config.base.model, config.base.revision))
+    heldout = [int(r["tokens"] * config.corpora.heldout_fraction) for r in rows]
+    corpus_rows = [row_seconds(calibration, plan, h) for h in heldout]
+    mean = sum(corpus_rows) / len(corpus_rows) if corpus_rows else row_seconds(calibration, plan)
+    sweep = config.sweep
+    extra_seeds = max(0, len(sweep.seeds) - 1)
+    seconds = (row_seconds(calibration, plan) + sum(corpus_rows) + extra_seeds * (corpus_rows[0] if corpus_rows else mean)
+               + sweep.trials * (mean + row_seconds(calibration, plan, choice_only=True)))
+    return {"calibration": calibration, "row": plan, "row_seconds": round(mean, 1), "rows": 1 + len(rows) + extra_seeds + sweep.trials,
+            "sweep_seconds": round(seconds, 1)}

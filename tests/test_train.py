@@ -1,6 +1,7 @@
 """Trainer: real LoRA/QLoRA on ltm-nano; no token lost; manifests, reuse, MLflow, estimate."""
 
 import json
+import re
 
 import pytest
 
@@ -153,13 +154,18 @@ def test_cli_estimate_prints_the_page_table(tmp_path, capsys, repo_root):
 
     config = tmp_path / "exp.yaml"
     config.write_text(f"name: est\nruns_dir: {tmp_path / 'runs'}\nbase:\n  model: ltm-nano\ncorpora:\n  root: {repo_root / 'corpora'}\n"
-                      "training:\n  batch_size: 8\n  max_steps: 40\n")
+                      "training:\n  batch_size: 8\n  max_steps: 40\n"
+                      f"testbench:\n  scenes: {repo_root / 'scenes'}\n")
     assert main(["estimate", "--config", str(config), "syllogisms", "weather_log"]) == 0
     out = capsys.readouterr().out
     assert "tokens per A4 page" in out
     for pages in ("1", "10", "100", "1000"):
         assert any(line.split()[:1] == [pages] for line in out.splitlines()), out
     assert "memory:" in out and "configured sweep" in out
+    # evaluation is measured and added to the sweep's time, not left out
+    assert re.search(r"evaluation, measured: [\d,]+ ms per choice item", out), out
+    sweep = next(line for line in out.splitlines() if line.startswith("configured sweep"))
+    assert re.search(r"rows ≈ [\d.]+ (s|min|h) of evaluation = ", sweep), sweep
 
 
 def test_cli_train_error_for_unknown_corpus_suggests_the_name(nano_config, capsys, tmp_path):
