@@ -53,7 +53,7 @@ def test_local_folder_loads_like_the_embedded_base():
 
 def test_hub_id_while_offline_says_how_to_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(LtmError, match="HF_HUB_OFFLINE=1 — download it"):
+    with pytest.raises(LtmError, match=r"HF_HUB_OFFLINE=1 \(the Makefile sets it\) — fetch it once with `ltm base nobody-here/not-a-model-xyz`"):
         basemodel.resolve("nobody-here/not-a-model-xyz")
 
 
