@@ -302,6 +302,11 @@ def cmd_overnight(args) -> int:
     return run_overnight(_config(args), track=not args.no_mlflow, skip_preflight=args.skip_preflight)
 
 
+def _add_skip_preflight(p) -> None:
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ltm",
@@ -343,8 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "adapter with the same base, corpus and config unless --force.")
     p.add_argument("corpora", nargs="*", metavar="CORPUS", help="corpus or mixture names, or paths (default: corpora.include)")
     p.add_argument("--force", action="store_true", help="retrain even if a matching adapter exists")
-    p.add_argument("--skip-preflight", action="store_true",
-                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
+    _add_skip_preflight(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_train)
@@ -367,8 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapters", nargs="*", metavar="DIR",
                    help="adapter folders to test (default: every finished adapter in runs/adapters on this base)")
     p.add_argument("--run", metavar="NAME", help="results sub-folder (default: the experiment name)")
-    p.add_argument("--skip-preflight", action="store_true",
-                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
+    _add_skip_preflight(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_eval)
@@ -427,8 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "stage 2 searches subsets, mixture weights, learning rate, rank and steps with two "
                                    "objectives (composite up, forgetting down). Resumable: run the same command again "
                                    "after a kill. Several machines share one study through sweep.storage (PostgreSQL).")
-    p.add_argument("--skip-preflight", action="store_true",
-                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
+    _add_skip_preflight(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_sweep)
@@ -442,8 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("overnight", help="the main job (same as sweep): base, corpora, train, test, score, select",
                        description="Build the base, inspect the corpora, then run the sweep and print the ranking.")
-    p.add_argument("--skip-preflight", action="store_true",
-                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
+    _add_skip_preflight(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     _add_config(p)
     p.set_defaults(func=cmd_overnight)

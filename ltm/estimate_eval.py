@@ -37,17 +37,6 @@ def _key(config) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _scenes(config):
-    from .scenes import load_scenes
-    from .testbench.run import scenes_path
-
-    scenes = load_scenes(scenes_path(config))
-    if config.testbench.tags:
-        wanted = set(config.testbench.tags)
-        scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)))
-    return scenes
-
-
 def calibrate_eval(config, force: bool = False) -> dict:
     """Seconds per choice item, per generated item and per perplexity token, measured here."""
     path = tinybase.cache_root() / "calibration" / f"eval-{_key(config)}.json"
@@ -55,12 +44,14 @@ def calibrate_eval(config, force: bool = False) -> dict:
         return json.loads(path.read_text())
     import torch
 
+    from .estimate import machine_id
     from .testbench.generate import generate
     from .testbench.items import score_choices
     from .testbench.perplexity import general_text, perplexity
+    from .testbench.run import tested_scenes
 
     tb = config.testbench
-    scenes = _scenes(config)
+    scenes = tested_scenes(config)
     choice = [s for s in scenes.items if s.kind == "choice"][:CHOICE_ITEMS + 2]
     generated = [s for s in scenes.items if s.kind != "choice"][:GENERATED_ITEMS]
     if not generated:  # a choice-only shelf still gets a generation rate, from choice prompts
@@ -93,7 +84,7 @@ def calibrate_eval(config, force: bool = False) -> dict:
         sample = tokenizer.decode(ids)
         ppl_s = timed(lambda: perplexity(model, tokenizer, sample, max(1, tb.batch_size // 2), batch_tokens=tb.batch_tokens))
     result = {
-        "machine": _key(config),
+        "machine": machine_id(),
         "seconds_per_choice_item": choice_s / len(timed_choice),
         "seconds_per_generated_item": gen_s / len(prompts),
         "seconds_per_perplexity_token": ppl_s / max(1, len(ids)),
@@ -107,8 +98,9 @@ def row_plan(config, tokenizer) -> dict:
     """What one row evaluates: items by kind and the general text's tokens (held-out come per corpus)."""
     from .corpora import tokenize
     from .testbench.perplexity import MAX_TOKENS, general_text
+    from .testbench.run import tested_scenes
 
-    scenes = _scenes(config)
+    scenes = tested_scenes(config)
     kinds = [s.kind for s in scenes.items]
     return {"choice": kinds.count("choice"), "short": kinds.count("short"), "open": kinds.count("open"),
             "general_tokens": min(MAX_TOKENS, len(tokenize(general_text(config.scoring.general_text), tokenizer)))}

@@ -77,23 +77,24 @@ class JudgeSelector:
 
 
 class Session:
-    """One model (base or base + adapter) decoding with the KV cache, a token at a time."""
+    """One model (base or base + adapter) decoding with the KV cache, a token at a time.
+
+    The model is testbench's LoadedBase (rows.py): the same loading, adapter attachment and
+    adapters-off switch as `ltm eval`, so a fork session sees the model the ranking scored."""
 
     def __init__(self, config, adapter: Path | None):
         import torch
 
+        from .testbench.rows import LoadedBase, adapter_rows
+
         self.torch = torch
         ref = basemodel.resolve(config.base.model, config.base.revision)
         self.tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
-        self.model = basemodel.load_model(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code)
-        self.model.eval()
-        self.peft = None
+        self.holder = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
+                                 config.base.attn_implementation)
         if adapter is not None:
-            from peft import PeftModel
-
-            self.peft = PeftModel.from_pretrained(self.model, str(adapter), is_trainable=False)
-            self.peft.eval()
-        self.device = next(self.model.parameters()).device
+            self.holder.attach(adapter_rows([adapter])[0])  # the one adapter attached is the active one
+        self.device = next(self.holder.model.parameters()).device
         self.cuda = self.device.type == "cuda"
         self.past = None
         self.ids: list[int] = []
@@ -101,7 +102,7 @@ class Session:
 
     @property
     def current(self):
-        return self.peft if self.peft is not None else self.model
+        return self.holder.current
 
     def now(self) -> float:
         if self.cuda:
@@ -129,13 +130,9 @@ class Session:
 
     def base_probabilities(self, step: Step) -> list[float]:
         """The base's probability of each candidate of the last cloud, adapters off (no cache: a second pass)."""
-        with self.torch.no_grad():
+        with self.torch.no_grad(), self.holder.disabled():
             tensor = self.torch.tensor([self.ids], device=self.device)
-            if self.peft is not None:
-                with self.peft.disable_adapter():
-                    logits = self.peft(input_ids=tensor).logits[0, -1].float()
-            else:
-                logits = self.model(input_ids=tensor).logits[0, -1].float()
+            logits = self.current(input_ids=tensor).logits[0, -1].float()
         probs = self.torch.softmax(logits, dim=-1)
         return [float(probs[i]) for i in self.last_candidates]
 
@@ -239,13 +236,12 @@ def latency_summary(prefill_ms: float, prompt_tokens: int, steps: list[Step]) ->
     model_ms = mean(forward)
     cloud_ms = mean(cloud) if cloud else None
     select_ms = mean(select) if select else None
-    written = steps
     waiting = sum(s.cloud_ms + s.select_ms for s in steps)
     total_ms = prefill_ms + sum(s.token_ms for s in steps[1:]) + waiting
     every_step = None if cloud_ms is None or select_ms is None else model_ms + cloud_ms + select_ms
-    hybrid = model_ms + waiting / len(written) if written else None  # forward per token + the forks' share
+    hybrid = model_ms + waiting / len(steps) if steps else None  # forward per token + the forks' share
     return {
-        "prompt_tokens": prompt_tokens, "steps": len(written), "forks": len(forks),
+        "prompt_tokens": prompt_tokens, "steps": len(steps), "forks": len(forks),
         "fork_share": round(len(forks) / len(steps), 4) if steps else None,
         "prefill_ms": round(prefill_ms, 3), "model_ms_per_token": round(model_ms, 3),
         "cloud_ms": None if cloud_ms is None else round(cloud_ms, 3),
@@ -268,7 +264,7 @@ def report(s: dict) -> str:
         "latency model, measured (this session):",
         f"  {'prefill (' + str(s['prompt_tokens']) + ' prompt tokens)':<39}{ms(s['prefill_ms'])}",
         f"  model alone, per token                 {ms(s['model_ms_per_token'])}",
-        f"  top-{'k'} cloud at a fork                  {ms(s['cloud_ms'])}",
+        f"  top-k cloud at a fork                  {ms(s['cloud_ms'])}",
         f"  selector, cloud shown → key            {ms(s['select_ms'])}",
         f"  a person at every step, per token      {ms(s['every_step_ms_per_token'])}",
         f"  a person at forks only, per token      {ms(s['forks_only_ms_per_token'])}"

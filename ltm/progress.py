@@ -7,7 +7,6 @@ stay readable and a long job is never silent.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,9 @@ from collections.abc import Callable, Iterator
 def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
     """Yield ``advance(n=1, **fields)``; fields (e.g. loss=2.3) are shown beside the bar.
     Under `accelerate launch` only the main process draws it (RANK 0), not one bar per rank."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    from .basemodel import is_main_process
+
+    if not is_main_process():
         yield lambda n=1, **fields: None
         return
     if sys.stderr.isatty():

@@ -71,6 +71,18 @@ def _variant_rows(config) -> list[Row]:
     return rows
 
 
+def tested_scenes(config) -> SceneSet:
+    """The scene items every row is tested on: the scenes folder, narrowed to `testbench.tags`."""
+    scenes = load_scenes(scenes_path(config))
+    if config.testbench.tags:
+        wanted = set(config.testbench.tags)
+        scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)))
+        if not scenes.items:
+            raise LtmError(f"{config.source}: testbench.tags {sorted(wanted)} match no scene item under "
+                           f"{scenes_path(config)} — use tags that the scenes' `tags:` lists carry")
+    return scenes
+
+
 def evaluate(config, adapters: list[Path] | None = None, run: str | None = None, track: bool = True,
              quiet: bool = False, kinds: set[str] | None = None, scenes_only: bool = False) -> EvalResult:
     """Evaluate the base, `adapters` (default: all finished ones on this base) and the variants.
@@ -79,13 +91,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     `scenes_only` leaves out perplexity, benchmarks, latency, attention and the pairwise judge —
     what a pruning pass does not read (the sweep's full pass then reuses the items it scored).
     """
-    scenes = load_scenes(scenes_path(config))  # fail on a bad scene before loading any model
-    if config.testbench.tags:
-        wanted = set(config.testbench.tags)
-        scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)))
-        if not scenes.items:
-            raise LtmError(f"{config.source}: testbench.tags {sorted(wanted)} match no scene item under "
-                           f"{scenes_path(config)} — use tags that the scenes' `tags:` lists carry")
+    scenes = tested_scenes(config)  # fail on a bad scene before loading any model
     if kinds is not None:
         scenes = scenes.subset(lambda s: s.kind in kinds)
     basemodel.quiet_bitsandbytes()
@@ -103,14 +109,13 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
                            "evaluate it with the config it was trained with")
         row.quantization, row.dtype = config.base.quantization, config.base.dtype
     rows += _variant_rows(config)
-    benchmarks = configured_benchmarks(config)
+    benchmarks = None if scenes_only else configured_benchmarks(config)  # lm-eval's task index is not cheap
     out = results_dir(config, run)
     out.mkdir(parents=True, exist_ok=True)
     cache_root = config.runs_path / "cache" / "testbench"
     summaries: dict[str, dict] = {}
     attention_rows: dict[str, list[float]] = {}
-    context = _Context(config, scenes, tokenizer, ref, None if scenes_only else benchmarks, cache_root, quiet)
-    context.scenes_only = scenes_only
+    context = _Context(config, scenes, tokenizer, ref, benchmarks, cache_root, quiet, scenes_only)
 
     loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
                         config.base.attn_implementation)
@@ -164,10 +169,11 @@ def configured_benchmarks(config):
 class _Context:
     """What every row needs: scenes, tokenizer, judge, caches."""
 
-    def __init__(self, config, scenes: SceneSet, tokenizer, ref, benchmarks, cache_root: Path, quiet: bool):
+    def __init__(self, config, scenes: SceneSet, tokenizer, ref, benchmarks, cache_root: Path, quiet: bool,
+                 scenes_only: bool = False):
         self.config, self.scenes, self.tokenizer, self.ref = config, scenes, tokenizer, ref
         self.benchmarks, self.cache_root, self.quiet = benchmarks, cache_root, quiet
-        self.scenes_only = False  # evaluate(scenes_only=True): the pruning pass
+        self.scenes_only = scenes_only  # evaluate(scenes_only=True): the pruning pass
         self.judge_base: LoadedBase | None = None
         self._judge = None
         self.base_records: dict[str, dict] = {}
