@@ -302,6 +302,24 @@ def cmd_overnight(args) -> int:
     return run_overnight(_config(args), track=not args.no_mlflow, skip_preflight=args.skip_preflight)
 
 
+def cmd_scenes(args) -> int:
+    if args.action == "list":
+        from .families.write import list_families
+
+        print(list_families())
+    elif args.action == "generate":
+        from .families.write import write_family
+
+        path = write_family(args.family, args.n, args.seed, args.level, args.difficulty, args.out)
+        print(f"scenes: {path}")
+    else:
+        from .calibrate import calibrate
+
+        families = [f for f in (args.families or "").split(",") if f] or None
+        calibrate(_config(args), families=families, force=args.force)
+    return 0
+
+
 def _add_skip_preflight(p) -> None:
     p.add_argument("--skip-preflight", action="store_true",
                    help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
@@ -425,6 +443,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(func=cmd_fork)
 
+    p = sub.add_parser("scenes", help="scene families: list them, generate items at a difficulty, calibrate to the base",
+                       description="Scene families are seeded generators of reasoning items with difficulty knobs "
+                                   "(docs/scenes.md). `calibrate` picks each family's level for the config's base.")
+    acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = acts.add_parser("list", help="the families, their knobs and levels")
+    a.set_defaults(func=cmd_scenes)
+    a = acts.add_parser("generate", help="write a family's items as scene YAML")
+    a.add_argument("--family", required=True, help="family name (ltm scenes list)")
+    a.add_argument("--difficulty", metavar="LEVEL|K=V,...", help="a level (1 = easiest) or knobs, e.g. steps=6,distractors=2")
+    a.add_argument("--level", type=int, help="the level the --difficulty knobs start from (default 1)")
+    a.add_argument("--n", type=int, default=20, help="clean items (each with its variants; default 20)")
+    a.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    a.add_argument("--out", help="file or folder to write (default scenes/generated/<family>-L<level>-s<seed>.yaml)")
+    a.set_defaults(func=cmd_scenes)
+    a = acts.add_parser("calibrate", help="pick each family's difficulty for the base and write the scene set")
+    a.add_argument("--families", metavar="A,B", help="families to calibrate (default: testbench.families)")
+    a.add_argument("--force", action="store_true", help="calibrate again even when a calibration is cached")
+    _add_skip_preflight(a)
+    _add_config(a)
+    a.set_defaults(func=cmd_scenes)
+
     p = sub.add_parser("sweep", help="Optuna search: each corpus alone, then mixtures and LoRA settings; prints the ranking",
                        description="Stage 1 trains and tests every corpus (plus extra seeds for the noise floor); "
                                    "stage 2 searches subsets, mixture weights, learning rate, rank and steps with two "
@@ -459,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        if args.command in ("train", "estimate", "overnight", "base", "eval", "sweep", "merge", "fork"):
+        if args.command in ("train", "estimate", "overnight", "base", "eval", "sweep", "merge", "fork", "scenes"):
             from .progress import quiet_libraries
 
             quiet_libraries()

@@ -108,11 +108,25 @@ class JudgeConfig:
 
 
 @dataclass
+class CalibrationConfig:
+    probe_items: int = _f(24, "clean items per family and level that `ltm scenes calibrate` probes the base with (never scored afterwards)", min=4)
+    band: list[float] = _f([0.25, 0.70], "the sensitive band: the share of the way from chance to perfect where the base should stand on a family")
+    seed: int = _f(0, "seed of the probe items; the final items come from other seeds")
+
+    def check(self):
+        if len(self.band) != 2 or not 0.0 <= self.band[0] < self.band[1] <= 1.0:
+            yield "band", f"must be two shares [low, high] with 0 <= low < high <= 1, got {self.band}"
+
+
+@dataclass
 class TestbenchConfig:
     __test__ = False  # not a pytest test class, despite the name
 
     scenes: str = _f("../scenes", "folder or file of YAML scenes (relative to this file)")
-    tags: list[str] = _f([], "evaluate only scene items carrying one of these tags (e.g. [syllogisms]); empty: all")
+    tags: list[str] = _f([], "evaluate only scene items carrying one of these tags (e.g. [syllogisms]); empty: all (family items are kept)")
+    families: list[str] = _f([], "scene families added to the scenes, each at the difficulty `ltm scenes calibrate` picks for the base (`ltm scenes list`; docs/scenes.md)")
+    family_items: int = _f(40, "clean items per family in the calibrated set (ltm's own families add pressure variants to each)", min=1)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig, metadata={"help": "how `ltm scenes calibrate` picks a family's difficulty"})
     benchmarks: list[str] = _f([], "lm-eval task names, e.g. arc_challenge, hellaswag")
     benchmark_include: list[str] = _f([], "extra folders of lm-eval task YAML")
     benchmark_limit: int | None = _f(None, "max items per benchmark task", min=1)
@@ -123,6 +137,17 @@ class TestbenchConfig:
     judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "who grades open answers"})
     variants: list[Literal["bf16", "nf4"]] = _f([], "extra base rows in other formats")
     latency: bool = _f(True, "measure time to first token and ms per token per row")
+
+    def check(self):
+        from .families import FAMILIES
+
+        for name in self.families:
+            if name not in FAMILIES:
+                import difflib
+
+                hint = difflib.get_close_matches(name, sorted(FAMILIES), n=1)
+                fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(sorted(FAMILIES))}"
+                yield "families", f"no scene family {name!r} — {fix}"
 
 
 @dataclass

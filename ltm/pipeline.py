@@ -45,6 +45,11 @@ def run_overnight(config, track: bool = True, skip_preflight: bool = False) -> i
         configured_benchmarks(config).check_data()
         print(f"      benchmarks {', '.join(config.testbench.benchmarks)}: data readable")
 
+    if config.testbench.families:  # each family at the base's level, before any training (ltm/calibrate.py)
+        from .calibrate import calibrate
+
+        calibrate(config)
+
     print("[3/3] sweep: train → test → score → select")
     csv_path = run_sweep(config, track=track)
     scored, _ = score_run(config, results_run(config))

@@ -608,7 +608,7 @@ def open_scenes(rng: random.Random, guard: _Guard) -> list[dict]:
 
 # ------------------------------------------------------------------ writing
 _KEY_ORDER = ["id", "kind", "measure", "steps", "group", "follows", "variant_of", "variant", "context", "prompt", "choices",
-              "answer", "pattern", "principles", "max_words", "tags"]
+              "answer", "pattern", "scorer", "principles", "max_words", "family", "level", "difficulty", "seed", "tags"]
 
 FILES: dict[str, tuple[str, Callable[[random.Random, _Guard], list[dict]]]] = {
     "depth.yaml": ("Depth: transitive chains of 2, 3 and 4 steps (the concluded pair is never adjacent, and half of "
@@ -637,19 +637,23 @@ def _ordered(item: dict) -> dict:
 
 
 def _scalar(value) -> str:
-    text = yaml.safe_dump(value, allow_unicode=True, width=1000)
+    text = yaml.safe_dump(value, allow_unicode=True, width=10**9)  # one line, however long
     return text.removesuffix("\n...\n").removesuffix("\n")
 
 
-def render(description: str, items: list[dict]) -> str:
+def render(description: str, items: list[dict], header: str = HEADER) -> str:
     """The YAML text of one scene file: a header comment, the description, one block per item."""
-    lines = [HEADER.rstrip("\n"), f"description: {_scalar(description)}", "scenes:"]
+    items = [{k: v for k, v in item.items() if v is not None} for item in items]
+    lines = [header.rstrip("\n"), f"description: {_scalar(description)}", "scenes:"]
     for item in items:
         lines.append("")
         for n, (key, value) in enumerate(_ordered(item).items()):
             lead = "- " if n == 0 else "  "
             if key == "tags":
                 lines.append(f"{lead}{key}: [{', '.join(_scalar(v) for v in value)}]")
+            elif isinstance(value, dict):  # a family's knob settings, on one line
+                flow = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
+                lines.append(f"{lead}{key}: {flow}")
             elif isinstance(value, list):
                 lines.append(f"{lead}{key}:")
                 lines += [f"    - {_scalar(v)}" for v in value]

@@ -26,7 +26,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import ConfigError, LtmError
 from .schema import Problems, build
@@ -68,6 +68,12 @@ class Scene:
     principles: list[str] = field(default_factory=list, metadata={"help": "open: what the judge grades against"})
     max_words: int | None = field(default=None, metadata={"help": "compression: word limit of the answer", "min": 1})
     tags: list[str] = field(default_factory=list, metadata={"help": "free labels, e.g. the corpus the item aims at"})
+    scorer: str | None = field(default=None, metadata={
+        "help": "short: score the generated answer with this scorer instead of matching `answer` (`reasoning_gym:<dataset>`)"})
+    family: str | None = field(default=None, metadata={"help": "generated items: the scene family that made it (docs/scenes.md)"})
+    level: int | None = field(default=None, metadata={"help": "generated items: the family's difficulty level (1 = easiest)", "min": 1})
+    difficulty: dict[str, Any] = field(default_factory=dict, metadata={"help": "generated items: the family's knob settings"})
+    seed: int | None = field(default=None, metadata={"help": "generated items: the generator's seed"})
     source: str = field(default="", init=False, repr=False, compare=False)
 
     def check(self):
@@ -87,6 +93,11 @@ class Scene:
                 yield "choices", "only `choice` items have choices — set `kind: choice` or remove them"
         elif self.kind == "open" and self.choices:
             yield "choices", "only `choice` items have choices — set `kind: choice` or remove them"
+        if self.scorer is not None:
+            if self.kind != "short":
+                yield "scorer", "only `short` items have a scorer — set `kind: short` or remove it"
+            elif not self.scorer.startswith("reasoning_gym:"):
+                yield "scorer", f"unknown scorer {self.scorer!r} — use `reasoning_gym:<dataset>`"
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
@@ -178,16 +189,19 @@ def scene_files(path: Path) -> list[Path]:
     return files
 
 
-def load_scenes(path: str | Path) -> SceneSet:
-    """Load every scene file under ``path``; raise one ConfigError listing all problems."""
+def load_scenes(path: str | Path | list) -> SceneSet:
+    """Load every scene file under ``path`` (or under each of a list of paths: ids are unique
+    across all of them); raise one ConfigError listing all problems."""
+    roots = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     items: list[Scene] = []
     hashes: dict[str, str] = {}
     problems_all: list[str] = []
     first_seen: dict[str, str] = {}
     located: list[tuple[Scene, Problems, tuple]] = []
-    for file in scene_files(Path(path)):
+    for root, file in [(r, f) for r in roots for f in scene_files(r)]:
         data, lines = load_yaml(file)
-        hashes[str(file.name if Path(path).is_file() else file.relative_to(path))] = hashlib.sha256(file.read_bytes()).hexdigest()
+        name = str(file.name if root.is_file() else file.relative_to(root))
+        hashes[name if len(roots) == 1 else f"{root}/{name}"] = hashlib.sha256(file.read_bytes()).hexdigest()
         problems = Problems(str(file), lines)
         if data is None:
             problems.add((), "empty scene file — add a `scenes:` list (see docs/scenes.md)")

@@ -414,7 +414,7 @@ def table_rows(scored: list[Scored], merges: dict[str, dict] | None = None) -> l
             "seed": ";".join(str(x) for x in item.seeds) if item.seeds else training.get("seed", ""),
             "p_rank1": _num(item.p_first),
         }
-        for measure in SHOWN + tuple(sorted(m for m in item.metrics if m.startswith("bench."))):
+        for measure in SHOWN + tuple(sorted(m for m in item.metrics if m.startswith(("family.", "bench.")))):
             interval = item.metrics.get(measure, Interval(None))
             row[measure] = _num(interval.value)
             row[f"{measure}_lo"] = _num(interval.lo)
@@ -560,6 +560,17 @@ def missing_controls(rows: list[RowData], controls: list[str]) -> str | None:
             + "; name corpora that were trained (ltm corpora lists them)")
 
 
+def sensitivity_warnings(run_dir: Path) -> list[str]:
+    """Measures the base row cannot move on (at chance or at ceiling): testbench/sensitivity.py."""
+    from .testbench.sensitivity import base_warnings
+
+    path = Path(run_dir) / "base.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return base_warnings(records)
+
+
 def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = False) -> tuple[list[Scored], Path]:
     rows = load_run(run_dir)
     weights, why = effective_weights(config)
@@ -571,6 +582,9 @@ def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = Fals
     missing = missing_controls(rows, config.scoring.controls)
     if missing and not quiet:
         print(missing)
+    if not quiet:
+        for line in sensitivity_warnings(run_dir):
+            print(f"warning: {line}")
     scored = score(rows, weights, config.scoring.bootstrap, config.scoring.confidence,
                    controls=config.scoring.controls, max_forgetting=config.scoring.max_forgetting)
     from .score_merges import compare

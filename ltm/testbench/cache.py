@@ -33,8 +33,14 @@ def row_key(base_fingerprint: str, row, decoding, judge_name: str | None) -> str
                     "judge": judge_name})
 
 
+# Scene fields added after items were cached: left out of the key while empty, so the shipped
+# scenes keep their cached records.
+_LATER_FIELDS = {"scorer", "family", "level", "difficulty", "seed"}
+
+
 def item_key(scene, input_text: str) -> str:
-    fields = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene) if f.name != "source"}
+    fields = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene)
+              if f.name != "source" and not (f.name in _LATER_FIELDS and getattr(scene, f.name) in (None, {}))}
     return _digest({"scene": fields, "input": input_text})
 
 

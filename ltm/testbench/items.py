@@ -21,6 +21,15 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def short_score(scene: Scene, answer: str) -> float:
+    """1.0 / 0.0 by `short_match`, or the item's own scorer (a family's, e.g. reasoning-gym's)."""
+    if scene.scorer:
+        from ..families import score_short
+
+        return score_short(scene.scorer, answer, scene.answers[0] if scene.answers else "")
+    return float(short_match(scene, answer))
+
+
 def short_match(scene: Scene, answer: str) -> bool:
     """Prefix match at a word boundary (case and punctuation ignored), or the regex."""
     said = normalize(answer)
@@ -48,7 +57,7 @@ def copy_overlap(answer: str, sources: Iterable[set[tuple[str, ...]]], n: int = 
 def _base_record(scenes: SceneSet, scene: Scene) -> dict:
     return {"id": scene.id, "kind": scene.kind, "measure": scene.measure, "steps": scene.steps, "group": scene.group,
             "variant": scene.variant, "variant_of": scene.variant_of, "follows": scene.follows, "tags": scene.tags,
-            "prompt": scenes.input_text(scene)}
+            "family": scene.family, "level": scene.level, "prompt": scenes.input_text(scene)}
 
 
 def score_choices(model, tokenizer, scenes: SceneSet, items: list[Scene], batch_size: int,
@@ -80,9 +89,9 @@ def score_short(model, tokenizer, scenes: SceneSet, items: list[Scene], decoding
     answers = generate(model, tokenizer, prompts, decoding, batch_size, max_new_tokens=16, stop_at_newline=True) if items else []
     records = []
     for scene, answer in zip(items, answers, strict=True):
-        ok = short_match(scene, answer)
+        score = short_score(scene, answer)
         record = _base_record(scenes, scene)
-        record.update(answer=answer, expected=scene.answers or scene.pattern, correct=ok, score=float(ok))
+        record.update(answer=answer, expected=scene.answers or scene.pattern, correct=score >= 1.0, score=score)
         records.append(record)
     return records
 

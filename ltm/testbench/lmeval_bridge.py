@@ -49,8 +49,9 @@ metadata:
 """
 
 
-def task_yaml(name: str, data: Path) -> str:
-    return _TASK_TEMPLATE.format(name=name, data=str(Path(data).resolve()), source=Path(data).name)
+def task_yaml(name: str, data: Path, source: str | None = None) -> str:
+    """`source`: what the header names as the place to edit (default: the data file's name)."""
+    return _TASK_TEMPLATE.format(name=name, data=str(Path(data).resolve()), source=source or Path(data).name)
 
 
 def materialize_builtin_tasks(folder: Path) -> Path:

@@ -9,6 +9,7 @@
   plain ratio variant/clean ("accuracy kept", ``pressure_kept``) is reported beside it but
   not used as the score; plus accuracy per variant kind;
 * novelty, compression — mean judged score (0–1) after the automatic checks;
+* family.<name> — accuracy on a scene family's clean items (docs/scenes.md, families);
 * accuracy / margin — over every choice and short item; the mean log-likelihood margin of
   the right choice separates rows more finely than accuracy on a small model.
 """
@@ -48,6 +49,10 @@ def units(records: list[dict]) -> dict[str, dict[str, float]]:
                        for r in graded if r.get("variant_of") and by_id.get(r["variant_of"], {}).get("correct") is not None}
     for measure in ("novelty", "compression"):
         out[measure] = {r["id"]: float(r["score"]) for r in records if r["measure"] == measure and r.get("score") is not None}
+    # A scene family's own column: its clean items at the calibrated difficulty (variants feed pressure).
+    for r in graded:
+        if r.get("family") and not r.get("variant_of"):
+            out.setdefault(f"family.{r['family']}", {})[r["id"]] = float(r["score"] if r["kind"] == "short" else r["correct"])
     return {k: v for k, v in out.items() if v}
 
 
@@ -123,6 +128,9 @@ def summarize(records: list[dict]) -> dict:
     for r in variants:
         kinds[r["variant"]].append(r["correct"])
     out["pressure_by_variant"] = {k: _mean(v) for k, v in sorted(kinds.items())}
+    families = {m.split(".", 1)[1]: _mean(v.values()) for m, v in sorted(per_unit.items()) if m.startswith("family.")}
+    if families:
+        out["family"] = families
     out["by_kind"] = {kind: _mean(r.get("score") for r in records if r["kind"] == kind)
                       for kind in sorted({r["kind"] for r in records})}
     return out

@@ -72,11 +72,15 @@ def _variant_rows(config) -> list[Row]:
 
 
 def tested_scenes(config) -> SceneSet:
-    """The scene items every row is tested on: the scenes folder, narrowed to `testbench.tags`."""
-    scenes = load_scenes(scenes_path(config))
+    """The scene items every row is tested on: the scenes folder, narrowed to `testbench.tags`,
+    and the scene families of `testbench.families` at their calibrated difficulty (ltm/calibrate.py)."""
+    from ..calibrate import calibrated_scenes_path
+
+    families = calibrated_scenes_path(config)
+    scenes = load_scenes([scenes_path(config), families] if families else scenes_path(config))
     if config.testbench.tags:
         wanted = set(config.testbench.tags)
-        scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)))
+        scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)) or s.family is not None)
         if not scenes.items:
             raise LtmError(f"{config.source}: testbench.tags {sorted(wanted)} match no scene item under "
                            f"{scenes_path(config)} — use tags that the scenes' `tags:` lists carry")
@@ -116,6 +120,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     summaries: dict[str, dict] = {}
     attention_rows: dict[str, list[float]] = {}
     context = _Context(config, scenes, tokenizer, ref, benchmarks, cache_root, quiet, scenes_only)
+    base_records: list[dict] = []
 
     loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
                         config.base.attn_implementation)
@@ -128,6 +133,8 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
             else:
                 holder = loaded
             summary, records, attention, bench_records = context.row(holder, row)
+            if row.kind == "base":
+                base_records = records
             if holder is not loaded:
                 del holder
                 gc.collect()
@@ -151,6 +158,10 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
                                              "rows": summaries})
     if not quiet:
         print_table(summaries)
+        from .sensitivity import base_warnings
+
+        for line in base_warnings(base_records):
+            print(f"warning: {line}")
         print(f"results: {out}")
     return EvalResult(out, summaries)
 
@@ -161,6 +172,11 @@ def configured_benchmarks(config):
     from .lmeval_bridge import Benchmarks, materialize_builtin_tasks
 
     include = [materialize_builtin_tasks(config.runs_path / "lmeval_tasks")]
+    bigbench_tasks = [t for t in config.testbench.benchmarks if t.startswith("bb_")]
+    if bigbench_tasks:  # BIG-bench's tasks, fetched once from PyPI, written beside the builtin ones
+        from .. import bigbench
+
+        bigbench.materialize(bigbench_tasks, include[0])
     include += [config.path(p) for p in config.testbench.benchmark_include]
     tb = config.testbench
     return Benchmarks(tb.benchmarks, include, tb.benchmark_limit, tb.num_fewshot, tb.batch_size)
