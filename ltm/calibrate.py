@@ -46,11 +46,21 @@ def calibrated_scenes_path(config) -> Path | None:
     """The calibrated family scenes for this config's base, or None when `testbench.families` is empty."""
     if not config.testbench.families:
         return None
+    _known_families(config)
     folder = calibrated_dir(config)
     if not (folder / "calibration.json").exists():
         raise LtmError(f"{config.source}: testbench.families {config.testbench.families} have no calibration for base "
                        f"{config.base.model!r} — run `ltm scenes calibrate --config {config.source}` first")
     return folder
+
+
+def _known_families(config) -> None:
+    """Load the user's family files, then check every named family exists (one line if not)."""
+    from . import families as registry
+
+    registry.load_files([config.path(p) for p in config.testbench.family_files])
+    for name in config.testbench.families:
+        registry.get(name)
 
 
 def normalized(accuracy: float, chance: float) -> float:
@@ -126,6 +136,7 @@ def calibrate(config, families: list[str] | None = None, force: bool = False, qu
     from . import families as registry
     from .scenegen import render
 
+    registry.load_files([config.path(p) for p in config.testbench.family_files])
     names = families or config.testbench.families
     if not names:
         raise LtmError(f"{config.source or 'the config'}: no scene families to calibrate — set testbench.families "
@@ -170,9 +181,12 @@ def calibrate(config, families: list[str] | None = None, force: bool = False, qu
             below = below + 1 if row["normalized"] < low else 0
             if below >= 2:  # harder levels only go further down
                 break
-        if not probed:
-            raise LtmError(f"family {name!r}: even its easiest items do not fit {config.base.model}'s context of "
-                           f"{scorer.max_length} tokens — leave it out of testbench.families")
+        if not probed:  # the other families still count; this one says why it has no items
+            why = (f"even its easiest items do not fit {config.base.model}'s context of {scorer.max_length} tokens — "
+                   "left out; remove it from testbench.families for this base")
+            report["families"][name] = {"source": family.source, "probed": [], "level": None, "why": why, "final": None}
+            say(f"  warning: {name}: {why}")
+            continue
         chosen, why = choose(probed, [low, high])
         final = registry.generate(family, tb.family_items, seed=cal.seed + 1_000_003, level=chosen["level"],
                                   avoid=probe_texts)
@@ -200,6 +214,9 @@ def calibrate(config, families: list[str] | None = None, force: bool = False, qu
 def print_report(report: dict) -> None:
     for name, fam in report["families"].items():
         final = fam["final"]
+        if final is None:
+            print(f"  {name}: {fam['why']}")
+            continue
         print(f"  {name}: level {fam['level']} {fam['knobs']} — {fam['why']}; final accuracy {final['accuracy']:.2f} "
               f"(chance {final['chance']:.2f}, normalized {final['normalized']:.2f}, "
               f"{'in' if final['in_band'] else 'outside'} the band)")

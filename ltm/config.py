@@ -125,6 +125,7 @@ class TestbenchConfig:
     scenes: str = _f("../scenes", "folder or file of YAML scenes (relative to this file)")
     tags: list[str] = _f([], "evaluate only scene items carrying one of these tags (e.g. [syllogisms]); empty: all (family items are kept)")
     families: list[str] = _f([], "scene families added to the scenes, each at the difficulty `ltm scenes calibrate` picks for the base (`ltm scenes list`; docs/scenes.md)")
+    family_files: list[str] = _f([], "Python files that register scene families of your own (relative to this file; docs/scenes.md, 'Your own family')")
     family_items: int = _f(40, "clean items per family in the calibrated set (ltm's own families add pressure variants to each)", min=1)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig, metadata={"help": "how `ltm scenes calibrate` picks a family's difficulty"})
     benchmarks: list[str] = _f([], "lm-eval task names, e.g. arc_challenge, hellaswag")
@@ -141,6 +142,8 @@ class TestbenchConfig:
     def check(self):
         from .families import FAMILIES
 
+        if self.family_files:  # their families exist once the files are loaded (families.load_files)
+            return
         for name in self.families:
             if name not in FAMILIES:
                 import difflib

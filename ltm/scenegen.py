@@ -690,6 +690,8 @@ def _type_name(tp) -> str:
         return " or ".join(_type_name(a) for a in args)
     if origin is list:
         return f"list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin is dict:
+        return "mapping"
     return {str: "text", int: "integer", float: "number", bool: "true/false"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 

@@ -30,6 +30,26 @@ for _family in [TRANSITIVE, SYLLOGISM_CHAIN, WHO_HOLDS, ARITHMETIC, *GYM_FAMILIE
     register(_family)
 
 
+def load_files(paths) -> None:
+    """Run the Python files that register families of a user's own (testbench.family_files), once each."""
+    import importlib.util
+    from pathlib import Path
+
+    for path in map(Path, paths):
+        key = f"ltm_user_families_{abs(hash(str(path.resolve())))}"
+        if key in _LOADED:
+            continue
+        if not path.is_file():
+            raise LtmError(f"{path}: no such family file — fix testbench.family_files")
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _LOADED.add(key)
+
+
+_LOADED: set[str] = set()
+
+
 def get(name: str) -> Family:
     if name not in FAMILIES:
         hint = difflib.get_close_matches(name, sorted(FAMILIES), n=1)
@@ -38,4 +58,4 @@ def get(name: str) -> Family:
     return FAMILIES[name]
 
 
-__all__ = ["FAMILIES", "Family", "generate", "get", "register", "score_short"]
+__all__ = ["FAMILIES", "Family", "generate", "get", "load_files", "register", "score_short"]

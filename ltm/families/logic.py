@@ -57,7 +57,7 @@ def transitive(rng: random.Random, knobs: dict) -> list[dict]:
         rng.shuffle(premises)
     extra = [rng.choice(_WEATHER) for _ in range(int(knobs.get("distractors", 0)))]
     top, bottom = people[0], people[-1]
-    if rng.random() < 0.5:
+    if not knobs.get("converse", True) or rng.random() < 0.5:  # asked with the premises' own word, or the other
         correct, wrong = f"{top} is {more} than {bottom}.", f"{bottom} is {more} than {top}."
     else:
         correct, wrong = f"{bottom} is {less} than {top}.", f"{top} is {less} than {bottom}."
@@ -118,11 +118,13 @@ TRANSITIVE = Family(
     name="transitive", make=transitive,
     about="who is taller (older, faster, ...) at the two ends of a chain of comparisons",
     knobs={"steps": "comparisons between the two people asked about", "shuffle": "premises in random order",
+           "converse": "the conclusion may use the other word ('shorter' for 'taller'); off: the premises' own word",
            "mixed": "each premise said as 'more' or 'less' at random", "distractors": "unrelated sentences among the premises",
            "names": "`fresh` (no corpus uses them) or `seen` (the teaching corpora's names: the contamination control)",
            "variants": "pressure variants made for every clean item"},
-    defaults={"names": "fresh", "variants": _PRESSURE, "shuffle": False, "mixed": False, "distractors": 0},
-    levels=({"steps": 1}, {"steps": 2}, {"steps": 2, "shuffle": True, "mixed": True},
+    defaults={"names": "fresh", "variants": _PRESSURE, "shuffle": False, "mixed": False, "distractors": 0,
+              "converse": True},
+    levels=({"steps": 1, "converse": False}, {"steps": 1}, {"steps": 2}, {"steps": 2, "shuffle": True, "mixed": True},
             {"steps": 3, "shuffle": True, "mixed": True}, {"steps": 4, "shuffle": True, "mixed": True, "distractors": 1},
             {"steps": 6, "shuffle": True, "mixed": True, "distractors": 2},
             {"steps": 8, "shuffle": True, "mixed": True, "distractors": 2},
