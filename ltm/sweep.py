@@ -278,7 +278,10 @@ class Objective:
         # the choice items alone, and nothing else, to prune a hopeless trial. The full pass
         # below finds those items in the item cache (same row key) and does not score them again.
         if trial.user_attrs.get("stage", 2) == 2:
-            intermediate = evaluate(trial_config, adapters=[adapter], run=f"{run}-intermediate", track=False,
+            # Pruning reads the base and adapter rows only: no format variant, so no second model load for it.
+            pruning_config = copy.deepcopy(trial_config)
+            pruning_config.testbench.variants = []
+            intermediate = evaluate(pruning_config, adapters=[adapter], run=f"{run}-intermediate", track=False,
                                     quiet=True, kinds={"choice"}, scenes_only=True)
             accuracy = intermediate.summaries[adapter.name].get("accuracy")
             base_accuracy = intermediate.summaries["base"].get("accuracy")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import math
@@ -393,10 +394,25 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
                     "train_seconds": manifest["train_seconds"], "final_loss": manifest["last_loss"],
                 })
                 tracking.log_artifacts(mlflow_client, run_id, tmp, "adapter")
+    steps_done = stats.steps
+    del trainer, model, stats
+    release_training_memory()
     if main_process:
-        print(f"trained {final.name}: {stats.steps} steps, loss {manifest['first_loss']:.3f} → {manifest['last_loss']:.3f}, "
+        print(f"trained {final.name}: {steps_done} steps, loss {manifest['first_loss']:.3f} → {manifest['last_loss']:.3f}, "
               f"{manifest['tokens_per_second']:,.0f} tok/s, {manifest['train_seconds']:.0f} s")
     return TrainResult(final, manifest, False)
+
+
+def release_training_memory() -> None:
+    """Free the training model, its optimizer state and the trainer now, before the sweep's
+    evaluation loads the base: the trainer, accelerate and peft hold each other in reference cycles,
+    which Python frees only when its cycle collector next runs (Optuna's gc_after_trial runs it after
+    the evaluation, too late); until then their GPU memory stays taken beside the evaluation's model."""
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _preflight(config, ref) -> None:

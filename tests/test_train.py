@@ -165,7 +165,8 @@ def test_cli_estimate_prints_the_page_table(tmp_path, capsys, repo_root):
     # evaluation is measured and added to the sweep's time, not left out
     assert re.search(r"evaluation, measured: [\d,]+ ms per choice item", out), out
     sweep = next(line for line in out.splitlines() if line.startswith("configured sweep"))
-    assert re.search(r"rows ≈ [\d.]+ (s|min|h) of evaluation = ", sweep), sweep
+    assert re.search(r" rows .*≈ [\d.]+ (s|min|h) of evaluation (\+ \d+ base loads ≈ [\d.]+ (s|min|h) )?= ", sweep), sweep
+    assert "per corpus:" in out and "assumed" not in out  # measured here: nothing is labelled assumed
 
 
 def test_cli_train_error_for_unknown_corpus_suggests_the_name(nano_config, capsys, tmp_path):
