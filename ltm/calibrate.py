@@ -42,16 +42,31 @@ def calibrated_dir(config, ref=None) -> Path:
     return config.runs_path / "calibration" / f"{ref.fingerprint}-{calibration_key(config)}"
 
 
-def calibrated_scenes_path(config) -> Path | None:
+def calibrated_scenes_path(config, ref=None) -> Path | None:
     """The calibrated family scenes for this config's base, or None when `testbench.families` is empty."""
     if not config.testbench.families:
         return None
     _known_families(config)
-    folder = calibrated_dir(config)
+    folder = calibrated_dir(config, ref)
     if not (folder / "calibration.json").exists():
         raise LtmError(f"{config.source}: testbench.families {config.testbench.families} have no calibration for base "
                        f"{config.base.model!r} — run `ltm scenes calibrate --config {config.source}` first")
     return folder
+
+
+def stand_in_scenes(config) -> list:
+    """Items of the same families and counts as a calibrated set, at each family's middle level:
+    what `ltm estimate` counts before the base has been calibrated (said in its output)."""
+    from . import families as registry
+    from .scenes import Scene
+
+    _known_families(config)
+    items = []
+    for name in config.testbench.families:
+        family = registry.get(name)
+        middle = (len(family.levels) + 1) // 2
+        items += [Scene(**item) for item in registry.generate(family, config.testbench.family_items, seed=0, level=middle)]
+    return items
 
 
 def _known_families(config) -> None:

@@ -59,7 +59,7 @@ def calibrate_eval(config, force: bool = False) -> dict:
     from .testbench.run import tested_scenes
 
     tb = config.testbench
-    scenes = tested_scenes(config)
+    scenes = tested_scenes(config, stand_in=True)
     choice = [s for s in scenes.items if s.kind == "choice"][:CHOICE_ITEMS + 2]
     generated = [s for s in scenes.items if s.kind != "choice"][:GENERATED_ITEMS]
     if not generated:  # a choice-only shelf still gets a generation rate, from choice prompts
@@ -166,7 +166,7 @@ def row_plan(config, count) -> dict:
     from .testbench.perplexity import MAX_TOKENS, general_text
     from .testbench.run import tested_scenes
 
-    scenes = tested_scenes(config)
+    scenes = tested_scenes(config, stand_in=True)
     kinds = [s.kind for s in scenes.items]
     choice_tokens = choice_requests = prompt_short = prompt_open = 0
     for scene in scenes.items:
@@ -178,7 +178,8 @@ def row_plan(config, count) -> dict:
             prompt_short += prompt
         else:
             prompt_open += prompt
-    return {"choice": kinds.count("choice"), "short": kinds.count("short"), "open": kinds.count("open"),
+    stand_in = bool(config.testbench.families) and not any(s.source for s in scenes.items if s.family)
+    return {"families_stand_in": stand_in, "choice": kinds.count("choice"), "short": kinds.count("short"), "open": kinds.count("open"),
             "choice_tokens": choice_tokens, "choice_requests": choice_requests, "short_prompt_tokens": prompt_short, "open_prompt_tokens": prompt_open,
             "general_tokens": min(MAX_TOKENS, count(general_text(config.scoring.general_text))),
             "benchmarks": benchmark_plan(config)}

@@ -58,6 +58,8 @@ def print_estimate(result: dict, books) -> None:
           f"open answers (judged: + 3 choice items each) + {row['general_tokens']:,} general-text tokens + its held-out "
           f"slice{benchmarks} ≈ {_duration(ev['row_seconds'])} (scenes {_duration(parts['scenes'] + parts['judge'])}, "
           f"perplexity {_duration(parts['perplexity'])}, benchmarks {_duration(parts['benchmarks'])})")
+    if row.get("families_stand_in"):
+        print("  (scene families counted at their middle level: the base has no calibration here yet, ltm scenes calibrate)")
     if bench["not_counted"]:
         print(f"not counted: benchmarks {', '.join(bench['not_counted'])} (no size in ltm/estimate_eval.py BENCHMARKS)")
     print("per corpus:")

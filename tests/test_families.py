@@ -203,3 +203,17 @@ def test_a_family_of_your_own_from_the_docs_registers_through_family_files(repo_
     config.testbench.families = ["parity", "parrity"]
     with pytest.raises(LtmError, match="no scene family 'parrity' — did you mean 'parity'"):
         calibrated_scenes_path(config)
+
+
+def test_estimate_counts_family_items_before_any_calibration(nano_config, tmp_path):
+    from ltm.estimate_eval import row_plan
+    from ltm.testbench.run import tested_scenes
+
+    config = nano_config
+    config.runs_dir = str(tmp_path / "runs")
+    shipped = row_plan(config, count=lambda text: len(text.split()))["choice"]
+    config.testbench.families, config.testbench.family_items = ["transitive", "rg_chain_sum"], 10
+    with pytest.raises(LtmError, match="run `ltm scenes calibrate"):
+        tested_scenes(config)
+    plan = row_plan(config, count=lambda text: len(text.split()))
+    assert plan["choice"] == shipped + 10 * 4 + 10  # transitive: clean + 3 variants; chain_sum: clean only

@@ -71,13 +71,33 @@ def _variant_rows(config) -> list[Row]:
     return rows
 
 
-def tested_scenes(config) -> SceneSet:
+def tested_scenes(config, stand_in: bool = False) -> SceneSet:
     """The scene items every row is tested on: the scenes folder, narrowed to `testbench.tags`,
-    and the scene families of `testbench.families` at their calibrated difficulty (ltm/calibrate.py)."""
-    from ..calibrate import calibrated_scenes_path
+    and the scene families of `testbench.families` at their calibrated difficulty (ltm/calibrate.py).
 
-    families = calibrated_scenes_path(config)
-    scenes = load_scenes([scenes_path(config), families] if families else scenes_path(config))
+    `stand_in` (for `ltm estimate`, which counts items before any calibration): a family not yet
+    calibrated is counted at its middle level instead of stopping with "run ltm scenes calibrate".
+    """
+    from ..calibrate import calibrated_scenes_path, stand_in_scenes
+
+    try:
+        if stand_in and config.testbench.families:
+            from ..estimate import local_base
+
+            ref = local_base(config)  # never downloads: an estimate must not fetch a 15 GB model
+            if ref is None:
+                raise LtmError("the base is not on this machine, so it has no calibration here")
+            families = calibrated_scenes_path(config, ref)
+        else:
+            families = calibrated_scenes_path(config)
+    except LtmError:
+        if not stand_in:
+            raise
+        scenes = load_scenes(scenes_path(config))
+        scenes = SceneSet(scenes.items + stand_in_scenes(config), scenes.file_hashes)
+        families = None
+    else:
+        scenes = load_scenes([scenes_path(config), families] if families else scenes_path(config))
     if config.testbench.tags:
         wanted = set(config.testbench.tags)
         scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)) or s.family is not None)
