@@ -481,6 +481,12 @@ def markdown(scored: list[Scored]) -> str:
                  *(item.metrics.get(m, Interval(None)).text(2) if m in item.metrics else "—" for m in MEASURES),
                  forgetting_text(item), item.note or ""]
         lines.append("| " + " | ".join(cells) + " |")
+    extra = sorted({m for item in scored for m in item.metrics if m.startswith(("family.", "bench."))})
+    if extra:  # scene families at their calibrated level and lm-eval tasks, each with its interval
+        lines += ["", "| row | " + " | ".join(extra) + " |", "|" + "---|" * (len(extra) + 1)]
+        for item in scored:
+            lines.append(f"| {item.row.name} | " + " | ".join(
+                item.metrics[m].text(2) if m in item.metrics else "—" for m in extra) + " |")
     lines.append("")
     lines.append(LEGEND)
     return "\n".join(lines)

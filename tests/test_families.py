@@ -177,7 +177,10 @@ def test_calibrate_chooses_per_base_never_scores_a_probe_item_and_feeds_eval_and
     assert {s.family for s in scenes.items} == {None, "transitive", "who_holds"}
     result = evaluate(config, adapters=[], track=False, quiet=True)
     assert "family" in result.summaries["base"]
-    score_run(config, result.run_dir, quiet=True)
+    scored, _ = score_run(config, result.run_dir, quiet=True)
+    from ltm.score import markdown
+
+    assert "| row | family.transitive | family.who_holds |" in markdown(scored)
     header = (result.run_dir / "ltm_results_table.csv").read_text().splitlines()[0].split(",")
     for column in ("family.transitive", "family.transitive_lo", "family.transitive_hi", "family.who_holds"):
         assert column in header

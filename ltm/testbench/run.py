@@ -494,3 +494,12 @@ def print_table(summaries: dict[str, dict]) -> None:
             v = summary.get(c)
             cells.append(f"{'—':>11}" if v is None else f"{v:>11.3f}" if isinstance(v, float) else f"{v:>11}")
         print(f"{name:<{width}}  " + "  ".join(cells))
+    families = sorted({f for s in summaries.values() for f in (s.get("family") or {})})
+    if families:  # one column per scene family at its calibrated level (ltm/calibrate.py)
+        names = [f"family.{f}" for f in families]
+        sizes = [max(11, len(n)) for n in names]
+        print(f"{'row':<{width}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, sizes, strict=True)))
+        for name, summary in summaries.items():
+            values = [(summary.get("family") or {}).get(f) for f in families]
+            print(f"{name:<{width}}  " + "  ".join(f"{'—':>{w}}" if v is None else f"{v:>{w}.3f}"
+                                                   for v, w in zip(values, sizes, strict=True)))
