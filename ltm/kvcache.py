@@ -29,3 +29,8 @@ def step(model, input_ids, cache=None, **kwargs):
     out = model(input_ids=input_ids, use_cache=True, **kwargs)
     new = getattr(out, "cache", None)
     return out, new if new is not None else out.past_key_values
+
+
+def accepts(model, argument: str) -> bool:
+    """Whether the (base) model's forward takes ``argument`` by name, e.g. ``logits_to_keep``."""
+    return argument in inspect.signature(_base_class(model).forward).parameters
