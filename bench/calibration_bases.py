@@ -8,8 +8,8 @@ merges it into the weights with peft's ``merge_and_unload`` and saves a plain Hu
 folder — what a user's own fine-tuned base is — then calibrates that folder and the original
 base on the same families and prints the levels side by side.
 
-    python bench/calibration_bases.py --config experiments/real-shelf.yaml --family who_holds \\
-        --levels 1 2 3 4 5 --families who_holds rg_family_relationships --steps 150
+    python bench/calibration_bases.py --config experiments/real-shelf.yaml --family who_holds transitive \\
+        --levels 1 2 3 4 5 --families who_holds transitive --steps 150
 
 Figures: docs/benchmarks.md, "Scene families calibrated per base".
 """
@@ -27,16 +27,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def teaching_text(family_name: str, levels: list[int], per_level: int, seed: int) -> str:
-    """One line per item: the context, the prompt and the right answer (a family's own format)."""
+def teaching_text(family_names: list[str], levels: list[int], per_level: int, seed: int) -> str:
+    """One line per item: the context, the prompt and the right answer (the families' own format)."""
     from ltm import families
 
-    family = families.get(family_name)
     lines = []
-    for level in levels:
-        knobs = {"variants": []} if "variants" in family.knobs else None
-        for item in families.generate(family, per_level, seed=seed, level=level, difficulty=knobs):
-            lines.append(f"{item.get('context', '')} {item['prompt']} {item['answer']}".strip())
+    for family in map(families.get, family_names):
+        for level in levels:
+            if level > len(family.levels):
+                continue
+            knobs = {"variants": []} if "variants" in family.knobs else None
+            for item in families.generate(family, per_level, seed=seed, level=level, difficulty=knobs):
+                lines.append(f"{item.get('context', '')} {item['prompt']} {item['answer']}".strip())
     random.Random(seed).shuffle(lines)
     return "\n".join(lines) + "\n"
 
@@ -66,7 +68,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True)
-    parser.add_argument("--family", required=True, help="the family whose text teaches the stronger base")
+    parser.add_argument("--family", nargs="+", required=True, help="the families whose text teaches the stronger base")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--per-level", type=int, default=400, help="teaching items per level")
     parser.add_argument("--families", nargs="+", required=True, help="families to calibrate on both bases")
@@ -78,7 +80,7 @@ def main() -> int:
     config = apply_overrides(load_config(args.config), args.set)
     config.testbench.families = list(args.families)
     work = config.runs_path / "bench-calibration-bases"
-    corpus = work / "corpora" / f"teach_{args.family}.txt"
+    corpus = work / "corpora" / f"teach_{'_'.join(args.family)}.txt"
     corpus.parent.mkdir(parents=True, exist_ok=True)
     corpus.write_text(teaching_text(args.family, args.levels, args.per_level, args.seed), encoding="utf-8")
 
