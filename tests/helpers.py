@@ -72,3 +72,26 @@ def mlflow_server(folder: Path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def reference_loglik(model, tokenizer, requests):
+    """One request per forward, no padding, no cache, full-vocabulary log_softmax: the plain
+    computation that batched, device-gathered and shared-context scoring must equal."""
+    import torch
+
+    from ltm.testbench.loglik import encode_pair, model_max_length
+
+    out = []
+    limit = model_max_length(model)
+    with torch.no_grad():
+        for context, continuation in requests:
+            if context:
+                ctx, cont = encode_pair(tokenizer, context, continuation)
+            else:
+                ctx, cont = [tokenizer.eos_token_id], tokenizer.encode(continuation)
+            whole = (ctx + cont)[-(limit + 1):]
+            logprobs = torch.log_softmax(model(input_ids=torch.tensor([whole[:-1]])).logits.float(), dim=-1)[0]
+            span = logprobs[len(whole) - 1 - len(cont):]
+            target = torch.tensor(cont)
+            out.append((float(span.gather(1, target[:, None]).sum()), bool((span.argmax(-1) == target).all()), len(cont)))
+    return out

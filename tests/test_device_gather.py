@@ -13,8 +13,9 @@ import math
 
 import pytest
 import torch
+from helpers import reference_loglik
 
-from ltm.testbench.loglik import encode_pair, loglikelihood, model_max_length
+from ltm.testbench.loglik import loglikelihood, model_max_length
 from ltm.testbench.perplexity import perplexity
 
 REQUESTS = [
@@ -39,25 +40,6 @@ def nano():
 
 def _vocab(model) -> int:
     return model.get_output_embeddings().out_features
-
-
-def reference_loglik(model, tokenizer, requests):
-    """One request per forward, no padding, full-vocabulary log_softmax: the plain computation."""
-    out = []
-    limit = model_max_length(model)
-    with torch.no_grad():
-        for context, continuation in requests:
-            if context:
-                ctx, cont = encode_pair(tokenizer, context, continuation)
-            else:
-                ctx, cont = [tokenizer.eos_token_id], tokenizer.encode(continuation)
-            whole = (ctx + cont)[-(limit + 1):]
-            inputs = torch.tensor([whole[:-1]])
-            logprobs = torch.log_softmax(model(input_ids=inputs).logits.float(), dim=-1)[0]
-            span = logprobs[len(whole) - 1 - len(cont):]
-            target = torch.tensor(cont)
-            out.append((float(span.gather(1, target[:, None]).sum()), bool((span.argmax(-1) == target).all()), len(cont)))
-    return out
 
 
 def reference_perplexity(model, tokenizer, text, max_tokens):

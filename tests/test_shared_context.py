@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import reference_loglik
 
 from ltm.testbench.loglik import encode_pair, loglikelihood, model_max_length
 
@@ -79,24 +80,6 @@ def nano_lora(nano):
                                            init_lora_weights=False))
     peft.eval()
     return peft, nano[1]
-
-
-def reference_loglik(model, tokenizer, requests):
-    """One request per forward, no padding, no cache: the plain computation."""
-    out = []
-    limit = model_max_length(model)
-    with torch.no_grad():
-        for context, continuation in requests:
-            if context:
-                ctx, cont = encode_pair(tokenizer, context, continuation)
-            else:
-                ctx, cont = [tokenizer.eos_token_id], tokenizer.encode(continuation)
-            whole = (ctx + cont)[-(limit + 1):]
-            logprobs = torch.log_softmax(model(input_ids=torch.tensor([whole[:-1]])).logits.float(), dim=-1)[0]
-            span = logprobs[len(whole) - 1 - len(cont):]
-            target = torch.tensor(cont)
-            out.append((float(span.gather(1, target[:, None]).sum()), bool((span.argmax(-1) == target).all()), len(cont)))
-    return out
 
 
 class Forwards:
