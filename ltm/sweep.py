@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import hashlib
 import json
 import math
@@ -274,15 +275,23 @@ class Objective:
         from .testbench.run import evaluate
 
         run = study_name(self.config)
+        loaded = None
         # Stage 2 only (stage 1 measures every corpus, hopeless or not): an intermediate score on
         # the choice items alone, and nothing else, to prune a hopeless trial. The full pass
-        # below finds those items in the item cache (same row key) and does not score them again.
+        # below finds those items in the item cache (same row key) and does not score them again,
+        # and uses the same loaded base: one base load for the trial's evaluation.
         if trial.user_attrs.get("stage", 2) == 2:
+            from . import basemodel
+            from .testbench.rows import LoadedBase
+
+            base = trial_config.base
+            loaded = LoadedBase(basemodel.resolve(base.model, base.revision), base.quantization, base.dtype,
+                                base.trust_remote_code, base.attn_implementation)
             # Pruning reads the base and adapter rows only: no format variant, so no second model load for it.
             pruning_config = copy.deepcopy(trial_config)
             pruning_config.testbench.variants = []
             intermediate = evaluate(pruning_config, adapters=[adapter], run=f"{run}-intermediate", track=False,
-                                    quiet=True, kinds={"choice"}, scenes_only=True)
+                                    quiet=True, kinds={"choice"}, scenes_only=True, loaded=loaded)
             accuracy = intermediate.summaries[adapter.name].get("accuracy")
             base_accuracy = intermediate.summaries["base"].get("accuracy")
             trial.set_user_attr("intermediate_accuracy", accuracy)
@@ -290,7 +299,9 @@ class Objective:
                     and accuracy < base_accuracy - self.config.sweep.prune_margin:
                 trial.set_user_attr("pruned_reason", f"choice accuracy {accuracy:.3f} < base {base_accuracy:.3f} - margin")
                 raise optuna.TrialPruned()
-        result = evaluate(trial_config, adapters=[adapter], run=run, track=self.track, quiet=True)
+        result = evaluate(trial_config, adapters=[adapter], run=run, track=self.track, quiet=True, loaded=loaded)
+        del loaded
+        gc.collect()
         scored, _ = score_run(self.config, result.run_dir, quiet=True)
         mine = next(s for s in scored if s.row.name == adapter.name)
         if mine.composite.value is None:

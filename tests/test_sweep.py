@@ -54,15 +54,21 @@ def _table(path: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in TIME_COLUMNS} for row in csv.DictReader(path.open())]
 
 
-def test_sweep_runs_both_stages_logs_nested_mlflow_runs_and_writes_the_table(tmp_path, repo_root):
+def test_sweep_runs_both_stages_logs_nested_mlflow_runs_and_writes_the_table(tmp_path, repo_root, monkeypatch):
     import optuna
 
     from ltm import tracking
     from ltm.config import load_config
     from ltm.sweep import run_sweep, storage_url, study_name
+    from ltm.testbench.rows import LoadedBase
 
+    loads = []
+    original = LoadedBase.__init__
+    monkeypatch.setattr(LoadedBase, "__init__", lambda self, *a, **k: (loads.append(a), original(self, *a, **k))[1])
     config = load_config(_write_config(tmp_path, repo_root))
     csv_path = run_sweep(config)
+    # One base load per trial's evaluation: the stage-2 trial's pruning and full passes share it.
+    assert len(loads) == 4, len(loads)
     study = optuna.load_study(study_name=study_name(config), storage=storage_url(config))
     trials = study.get_trials()
     assert len(trials) == 4  # two corpora + a second seed of the first + one stage-2 trial

@@ -108,8 +108,12 @@ def tested_scenes(config, stand_in: bool = False) -> SceneSet:
 
 
 def evaluate(config, adapters: list[Path] | None = None, run: str | None = None, track: bool = True,
-             quiet: bool = False, kinds: set[str] | None = None, scenes_only: bool = False) -> EvalResult:
+             quiet: bool = False, kinds: set[str] | None = None, scenes_only: bool = False,
+             loaded: LoadedBase | None = None) -> EvalResult:
     """Evaluate the base, `adapters` (default: all finished ones on this base) and the variants.
+
+    `loaded`: a base already loaded in the config's format (the sweep's stage-2 trial passes the
+    same one to its pruning and its full pass, so the base is loaded once per trial).
 
     `kinds` limits the scene items (e.g. {"choice"} for a cheap intermediate score);
     `scenes_only` leaves out perplexity, benchmarks, latency, attention and the pairwise judge —
@@ -142,8 +146,9 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     context = _Context(config, scenes, tokenizer, ref, benchmarks, cache_root, quiet, scenes_only)
     base_records: list[dict] = []
 
-    loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
-                        config.base.attn_implementation)
+    if loaded is None:
+        loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
+                            config.base.attn_implementation)
     context.judge_base = loaded
     with progress_bar("evaluating rows", total=len(rows)) as advance:
         for row in rows:
