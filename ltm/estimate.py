@@ -576,8 +576,8 @@ def _evaluation(config, rows: list[dict], recalibrate: bool, count: TokenCount, 
     seconds = ((1 + variants) * base_row + trained + extra_seeds * (rows[0]["eval_seconds"] if rows else mean)
                + sweep.trials * (mean + choice_only))
     # Loads: one per training; per evaluation the base and each variant (ltm/testbench/run.py loads them
-    # anew each call); a stage-2 trial evaluates twice, its pruning pass without the variants (ltm/sweep.py).
-    loads = trainings + (corpora_count + extra_seeds + sweep.trials) * (1 + variants) + sweep.trials
+    # anew each call); a stage-2 trial's pruning pass shares its full pass's base, without variants (ltm/sweep.py).
+    loads = trainings + (corpora_count + extra_seeds + sweep.trials) * (1 + variants)
     load_seconds = loads * calibration.get("seconds_per_load", 0.0)
     return {"calibration": calibration, "row": plan, "row_seconds": round(mean, 1), "parts": row_parts(calibration, plan),
             "rows": 1 + variants + corpora_count + extra_seeds + sweep.trials, "variants": variants,

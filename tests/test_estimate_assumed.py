@@ -71,10 +71,10 @@ def test_the_users_card_config_prints_assumed_training_and_evaluation(tmp_path, 
     assert "not counted: benchmarks my_own_task" in text
     assert "mmlu 9,183" in text  # 57 subjects, at most 200 items each
     # rows: base, its nf4 variant, 2 corpora, a second seed, 4 trials; base loads: 7 trainings + 7 evaluations
-    # × 2 (the base and the nf4 variant) + 4 pruning passes (stage 2; the base alone)
+    # × 2 (the base and the nf4 variant); a stage-2 pruning pass shares its trial's base
     sweep = next(line for line in text.splitlines() if line.startswith("configured sweep"))
     assert re.search(r"^configured sweep: 7 trainings ≈ .* of training \+ 9 rows, 1 format variant \+ 4 choice-only "
-                     r"passes ≈ .* of evaluation \+ 25 base loads ≈ .* = [\d.]+ (s|min|h) \(assumed, not measured\)$",
+                     r"passes ≈ .* of evaluation \+ 21 base loads ≈ .* = [\d.]+ (s|min|h) \(assumed, not measured\)$",
                      sweep), sweep
 
 
