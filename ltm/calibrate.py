@@ -18,6 +18,7 @@ band, seed and the generators' version), and ``ltm eval``/``sweep`` read it from
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from . import atomic, basemodel
 from .errors import LtmError
+from .progress import progress_bar
 
 FAMILIES_VERSION = 1  # bump when a family's generator changes, so calibrations are redone
 
@@ -210,46 +212,51 @@ def calibrate(config, families: list[str] | None = None, force: bool = False, qu
     report = {"base": basemodel.describe(scorer.ref), "band": [low, high], "probe_items": cal.probe_items,
               "family_items": tb.family_items, "seed": cal.seed, "key": calibration_key(config), "families": {}}
     files: dict[str, str] = {}
-    for name in names:
-        family = registry.get(name)
-        probed, probe_texts = [], set()
-        below = 0
-        for level in range(1, len(family.levels) + 1):
-            items = registry.generate(family, cal.probe_items, seed=cal.seed, level=level, difficulty={"variants": []}
-                                      if "variants" in family.knobs else None)
-            if scorer.too_long(items):
-                say(f"  {name} L{level}: longer than the model's context ({scorer.max_length} tokens) — stop here")
-                break
-            probe_texts |= {f"{i.get('context', '')} {i['prompt']}" for i in items}
-            accuracy, chance, _ = scorer.accuracy(items)
-            row = {"level": level, "knobs": family.settings(level)[1], "items": len(items), "accuracy": round(accuracy, 4),
-                   "chance": round(chance, 4), "normalized": round(normalized(accuracy, chance), 4)}
-            probed.append(row)
-            say(f"  {name} L{level}: accuracy {accuracy:.2f} (chance {chance:.2f}, normalized {row['normalized']:.2f})")
-            below = below + 1 if row["normalized"] < low else 0
-            if below >= 2:  # harder levels only go further down
-                break
-        if not probed:  # the other families still count; this one says why it has no items
-            why = (f"even its easiest items do not fit {config.base.model}'s context of {scorer.max_length} tokens — "
-                   "left out; remove it from testbench.families for this base")
-            report["families"][name] = {"source": family.source, "probed": [], "level": None, "why": why, "final": None}
-            say(f"  warning: {name}: {why}")
-            continue
-        chosen, why = _confirmed_choice(scorer, family, probed, probe_texts, cal, say)
-        final = registry.generate(family, tb.family_items, seed=cal.seed + 1_000_003, level=chosen["level"],
-                                  avoid=probe_texts)
-        clean = [i for i in final if not i.get("variant_of")]
-        accuracy, chance, _ = scorer.accuracy(clean)
-        score = normalized(accuracy, chance)
-        report["families"][name] = {
-            "source": family.source, "probed": probed, "level": chosen["level"], "knobs": chosen["knobs"], "why": why,
-            "final": {"items": len(final), "clean_items": len(clean), "accuracy": round(accuracy, 4),
-                      "chance": round(chance, 4), "normalized": round(score, 4), "in_band": low <= score <= high}}
-        say(f"  {name}: level {chosen['level']} — {why}; final {len(clean)} fresh items: accuracy {accuracy:.2f} "
-            f"(normalized {score:.2f}, {'in' if low <= score <= high else 'outside'} the band)")
-        files[f"{name}.yaml"] = render(f"Scene family {name} at level {chosen['level']} ({family.about}), "
-                                       f"calibrated for {config.base.model}.", final,
-                                       header="# Written by `ltm scenes calibrate` (ltm/calibrate.py); calibration.json says why.")
+    bar = progress_bar("calibrating families", total=len(names)) if not quiet else contextlib.nullcontext(
+        lambda n=1, **fields: None)
+    with bar as advance:
+        for name in names:
+            family = registry.get(name)
+            probed, probe_texts = [], set()
+            below = 0
+            for level in range(1, len(family.levels) + 1):
+                items = registry.generate(family, cal.probe_items, seed=cal.seed, level=level, difficulty={"variants": []}
+                                          if "variants" in family.knobs else None)
+                if scorer.too_long(items):
+                    say(f"  {name} L{level}: longer than the model's context ({scorer.max_length} tokens) — stop here")
+                    break
+                probe_texts |= {f"{i.get('context', '')} {i['prompt']}" for i in items}
+                accuracy, chance, _ = scorer.accuracy(items)
+                row = {"level": level, "knobs": family.settings(level)[1], "items": len(items), "accuracy": round(accuracy, 4),
+                       "chance": round(chance, 4), "normalized": round(normalized(accuracy, chance), 4)}
+                probed.append(row)
+                say(f"  {name} L{level}: accuracy {accuracy:.2f} (chance {chance:.2f}, normalized {row['normalized']:.2f})")
+                below = below + 1 if row["normalized"] < low else 0
+                if below >= 2:  # harder levels only go further down
+                    break
+            if not probed:  # the other families still count; this one says why it has no items
+                why = (f"even its easiest items do not fit {config.base.model}'s context of {scorer.max_length} tokens — "
+                       "left out; remove it from testbench.families for this base")
+                report["families"][name] = {"source": family.source, "probed": [], "level": None, "why": why, "final": None}
+                say(f"  warning: {name}: {why}")
+                advance(1, family=name)
+                continue
+            chosen, why = _confirmed_choice(scorer, family, probed, probe_texts, cal, say)
+            final = registry.generate(family, tb.family_items, seed=cal.seed + 1_000_003, level=chosen["level"],
+                                      avoid=probe_texts)
+            clean = [i for i in final if not i.get("variant_of")]
+            accuracy, chance, _ = scorer.accuracy(clean)
+            score = normalized(accuracy, chance)
+            report["families"][name] = {
+                "source": family.source, "probed": probed, "level": chosen["level"], "knobs": chosen["knobs"], "why": why,
+                "final": {"items": len(final), "clean_items": len(clean), "accuracy": round(accuracy, 4),
+                          "chance": round(chance, 4), "normalized": round(score, 4), "in_band": low <= score <= high}}
+            say(f"  {name}: level {chosen['level']} — {why}; final {len(clean)} fresh items: accuracy {accuracy:.2f} "
+                f"(normalized {score:.2f}, {'in' if low <= score <= high else 'outside'} the band)")
+            files[f"{name}.yaml"] = render(f"Scene family {name} at level {chosen['level']} ({family.about}), "
+                                           f"calibrated for {config.base.model}.", final,
+                                           header="# Written by `ltm scenes calibrate` (ltm/calibrate.py); calibration.json says why.")
+            advance(1, family=name)
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["calibrated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     for name, text in files.items():
