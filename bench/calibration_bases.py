@@ -36,8 +36,7 @@ def teaching_text(family_names: list[str], levels: list[int], per_level: int, se
         for level in levels:
             if level > len(family.levels):
                 continue
-            knobs = {"variants": []} if "variants" in family.knobs else None
-            for item in families.generate(family, per_level, seed=seed, level=level, difficulty=knobs):
+            for item in families.clean_items(family, per_level, seed=seed, level=level):
                 lines.append(f"{item.get('context', '')} {item['prompt']} {item['answer']}".strip())
     random.Random(seed).shuffle(lines)
     return "\n".join(lines) + "\n"

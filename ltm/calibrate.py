@@ -44,13 +44,19 @@ def calibrated_dir(config, ref=None) -> Path:
     return config.runs_path / "calibration" / f"{ref.fingerprint}-{calibration_key(config)}"
 
 
-def calibrated_scenes_path(config, ref=None) -> Path | None:
+def find_calibration(config, ref=None) -> Path | None:
+    """The calibrated folder of this config's families for the base, or None when there is none yet."""
+    _known_families(config)
+    folder = calibrated_dir(config, ref)
+    return folder if (folder / "calibration.json").exists() else None
+
+
+def calibrated_scenes_path(config) -> Path | None:
     """The calibrated family scenes for this config's base, or None when `testbench.families` is empty."""
     if not config.testbench.families:
         return None
-    _known_families(config)
-    folder = calibrated_dir(config, ref)
-    if not (folder / "calibration.json").exists():
+    folder = find_calibration(config)
+    if folder is None:
         raise LtmError(f"{config.source}: testbench.families {config.testbench.families} have no calibration for base "
                        f"{config.base.model!r} — run `ltm scenes calibrate --config {config.source}` first")
     return folder
@@ -108,6 +114,7 @@ class _Scorer:
     """The base alone, scoring family items (choice by log-likelihood, short by generation)."""
 
     def __init__(self, config):
+        from .testbench.loglik import model_max_length
         from .testbench.rows import LoadedBase
         from .testbench.run import _chat_template
 
@@ -115,11 +122,8 @@ class _Scorer:
         basemodel.quiet_bitsandbytes()
         self.ref = basemodel.resolve(config.base.model, config.base.revision)
         self.tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
-        self.base = LoadedBase(self.ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
-                               config.base.attn_implementation)
+        self.base = LoadedBase.of_config(self.ref, config.base)
         self._template = _chat_template
-        from .testbench.loglik import model_max_length
-
         self.max_length = model_max_length(self.base.model)
 
     def too_long(self, items: list[dict]) -> bool:
@@ -136,7 +140,7 @@ class _Scorer:
         from .testbench.items import score_choices, score_short
         from .testbench.sensitivity import item_chance
 
-        scenes = [Scene(**{k: v for k, v in i.items()}) for i in items]
+        scenes = [Scene(**i) for i in items]
         scene_set = self._template(self.config, SceneSet(scenes, {}), self.tokenizer)
         tb = self.config.testbench
         with torch.inference_mode():
@@ -165,9 +169,9 @@ def _confirmed_choice(scorer, family, probed: list[dict], probe_texts: set, cal,
         chosen, why = choose(probed, cal.band)
         if chosen["level"] in confirmed or not why.startswith("in the band"):
             return chosen, why
-        items = registry.generate(family, cal.probe_items, seed=cal.seed + 500_009, level=chosen["level"],
-                                  difficulty={"variants": []} if "variants" in family.knobs else None, avoid=probe_texts)
-        probe_texts |= {f"{i.get('context', '')} {i['prompt']}" for i in items}
+        items = registry.clean_items(family, cal.probe_items, seed=cal.seed + 500_009, level=chosen["level"],
+                                     avoid=probe_texts)
+        probe_texts |= {registry.item_text(i) for i in items}
         accuracy, chance, _ = scorer.accuracy(items)
         n, m = chosen["items"], len(items)
         chosen["accuracy"] = round((chosen["accuracy"] * n + accuracy * m) / (n + m), 4)
@@ -186,15 +190,13 @@ def calibrate(config, families: list[str] | None = None, force: bool = False, qu
     from . import families as registry
     from .scenegen import render
 
-    registry.load_files([config.path(p) for p in config.testbench.family_files])
-    names = families or config.testbench.families
+    if families:
+        config.testbench.families = list(families)
+    names = config.testbench.families
     if not names:
         raise LtmError(f"{config.source or 'the config'}: no scene families to calibrate — set testbench.families "
                        "(see `ltm scenes list`) or pass --families")
-    for name in names:
-        registry.get(name)
-    if families:
-        config.testbench.families = list(families)
+    _known_families(config)
     folder = calibrated_dir(config)
     report_path = folder / "calibration.json"
     if report_path.exists() and not force:
@@ -220,12 +222,11 @@ def calibrate(config, families: list[str] | None = None, force: bool = False, qu
             probed, probe_texts = [], set()
             below = 0
             for level in range(1, len(family.levels) + 1):
-                items = registry.generate(family, cal.probe_items, seed=cal.seed, level=level, difficulty={"variants": []}
-                                          if "variants" in family.knobs else None)
+                items = registry.clean_items(family, cal.probe_items, seed=cal.seed, level=level)
                 if scorer.too_long(items):
                     say(f"  {name} L{level}: longer than the model's context ({scorer.max_length} tokens) — stop here")
                     break
-                probe_texts |= {f"{i.get('context', '')} {i['prompt']}" for i in items}
+                probe_texts |= {registry.item_text(i) for i in items}
                 accuracy, chance, _ = scorer.accuracy(items)
                 row = {"level": level, "knobs": family.settings(level)[1], "items": len(items), "accuracy": round(accuracy, 4),
                        "chance": round(chance, 4), "normalized": round(normalized(accuracy, chance), 4)}

@@ -140,17 +140,16 @@ class TestbenchConfig:
     latency: bool = _f(True, "measure time to first token and ms per token per row")
 
     def check(self):
-        from .families import FAMILIES
+        from .errors import LtmError
+        from .families import get
 
         if self.family_files:  # their families exist once the files are loaded (families.load_files)
             return
         for name in self.families:
-            if name not in FAMILIES:
-                import difflib
-
-                hint = difflib.get_close_matches(name, sorted(FAMILIES), n=1)
-                fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(sorted(FAMILIES))}"
-                yield "families", f"no scene family {name!r} — {fix}"
+            try:
+                get(name)
+            except LtmError as exc:  # the registry's own line, with its "did you mean"
+                yield "families", str(exc)
 
 
 @dataclass

@@ -90,8 +90,7 @@ class Session:
         self.torch = torch
         ref = basemodel.resolve(config.base.model, config.base.revision)
         self.tokenizer = basemodel.load_tokenizer(config.base.model, config.base.revision)
-        self.holder = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
-                                 config.base.attn_implementation)
+        self.holder = LoadedBase.of_config(ref, config.base)
         if adapter is not None:
             self.holder.attach(adapter_rows([adapter])[0])  # the one adapter attached is the active one
         self.device = next(self.holder.model.parameters()).device

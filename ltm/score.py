@@ -24,6 +24,7 @@ from . import atomic
 from .bootstrap import Plan, holm, interval, pooled_seed_sd, two_sided_p
 from .errors import LtmError
 from .testbench.metrics import unit_clusters, units
+from .testbench.sensitivity import base_warnings
 
 MEASURES = ("depth", "consistency", "pressure", "novelty", "compression")
 SHOWN = ("accuracy", "margin") + MEASURES
@@ -37,6 +38,7 @@ class RowData:
     units: dict[str, dict[str, float]]
     clusters: dict[str, dict[str, str]] = field(default_factory=dict)
     failure: str | None = None
+    warnings: list[str] = field(default_factory=list)  # the base row's: measures at chance or ceiling
 
 
 @dataclass
@@ -91,10 +93,12 @@ def load_run(run_dir: Path) -> list[RowData]:
         except (OSError, json.JSONDecodeError) as exc:
             raise LtmError(f"{path}: unreadable results ({exc}) — re-run `ltm eval`; cached items make it quick") from None
         per_unit, per_cluster = units(records), unit_clusters(records)
+        # Scene measures only (before the benchmarks join them): what testbench/sensitivity.py knows the chance of.
+        warned = base_warnings(records, per_unit) if summary.get("kind") == "base" else []
         bench = run_dir / f"{name}.benchmarks.jsonl"
         if bench.exists():
             _benchmark_units(bench, per_unit, per_cluster)
-        rows.append(RowData(name, summary, per_unit, per_cluster))
+        rows.append(RowData(name, summary, per_unit, per_cluster, warnings=warned))
     failures = run_dir / "failures.json"
     if failures.exists():
         for name, reason in json.loads(failures.read_text(encoding="utf-8")).items():
@@ -566,17 +570,6 @@ def missing_controls(rows: list[RowData], controls: list[str]) -> str | None:
             + "; name corpora that were trained (ltm corpora lists them)")
 
 
-def sensitivity_warnings(run_dir: Path) -> list[str]:
-    """Measures the base row cannot move on (at chance or at ceiling): testbench/sensitivity.py."""
-    from .testbench.sensitivity import base_warnings
-
-    path = Path(run_dir) / "base.jsonl"
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return base_warnings(records)
-
-
 def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = False) -> tuple[list[Scored], Path]:
     rows = load_run(run_dir)
     weights, why = effective_weights(config)
@@ -589,7 +582,7 @@ def score_run(config, run_dir: Path, out: Path | None = None, quiet: bool = Fals
     if missing and not quiet:
         print(missing)
     if not quiet:
-        for line in sensitivity_warnings(run_dir):
+        for line in (w for r in rows for w in r.warnings):
             print(f"warning: {line}")
     scored = score(rows, weights, config.scoring.bootstrap, config.scoring.confidence,
                    controls=config.scoring.controls, max_forgetting=config.scoring.max_forgetting)

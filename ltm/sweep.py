@@ -285,8 +285,7 @@ class Objective:
             from .testbench.rows import LoadedBase
 
             base = trial_config.base
-            loaded = LoadedBase(basemodel.resolve(base.model, base.revision), base.quantization, base.dtype,
-                                base.trust_remote_code, base.attn_implementation)
+            loaded = LoadedBase.of_config(basemodel.resolve(base.model, base.revision), base)
             # Pruning reads the base and adapter rows only: no format variant, so no second model load for it.
             pruning_config = copy.deepcopy(trial_config)
             pruning_config.testbench.variants = []

@@ -168,8 +168,8 @@ def test_calibrate_chooses_per_base_never_scores_a_probe_item_and_feeds_eval_and
 
     for name, fam in report["families"].items():
         family = registry.get(name)
-        probe = {f"{i.get('context', '')} {i['prompt']}" for p in fam["probed"]
-                 for i in registry.generate(family, 8, seed=0, level=p["level"], difficulty={"variants": []})}
+        probe = {registry.item_text(i) for p in fam["probed"]
+                 for i in registry.clean_items(family, 8, seed=0, level=p["level"])}
         final = load_scenes(folder / f"{name}.yaml")
         assert not probe & {f"{s.context} {s.prompt}" for s in final.items}
     assert calibrate(config, quiet=True) == folder  # cached

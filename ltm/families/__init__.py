@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 
 from ..errors import LtmError
-from .base import Family, generate
+from .base import Family, clean_items, generate, item_text
 from .gym import GYM_FAMILIES, score_short
 from .logic import SYLLOGISM_CHAIN, TRANSITIVE
 from .stories import ARITHMETIC, WHO_HOLDS
@@ -58,4 +58,4 @@ def get(name: str) -> Family:
     return FAMILIES[name]
 
 
-__all__ = ["FAMILIES", "Family", "generate", "get", "load_files", "register", "score_short"]
+__all__ = ["FAMILIES", "Family", "clean_items", "generate", "get", "item_text", "load_files", "register", "score_short"]

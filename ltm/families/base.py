@@ -84,7 +84,7 @@ def generate(family: Family, n: int, seed: int, level: int | None = None, diffic
         group = family.make(rng, knobs)
         if not group:
             continue
-        key = _text(group[0])
+        key = item_text(group[0])
         if key in seen:
             continue
         seen.add(key)
@@ -103,8 +103,16 @@ def generate(family: Family, n: int, seed: int, level: int | None = None, diffic
     return out
 
 
-def _text(item: dict) -> str:
+def item_text(item: dict) -> str:
+    """What the model reads of an item (context and prompt): the key under which items are told apart."""
     return f"{item.get('context', '')} {item['prompt']}"
+
+
+def clean_items(family: Family, n: int, seed: int, level: int, avoid: set[str] | None = None) -> list[dict]:
+    """`n` clean items at `level` without pressure variants: what a calibration probe (or a teaching
+    text) needs, and no variant to generate and throw away."""
+    return generate(family, n, seed, level=level, difficulty={"variants": []} if "variants" in family.knobs else None,
+                    avoid=avoid)
 
 
 def choice_item(rng: random.Random, correct: str, wrong: list[str] | str, **fields) -> dict:

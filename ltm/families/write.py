@@ -45,7 +45,7 @@ def write_family(name: str, n: int, seed: int, level: int | None, difficulty: st
     family = get(name)
     parsed_level, knobs = parse_difficulty(difficulty)
     level = level or parsed_level or (None if knobs else 1)
-    items = generate(family, n, seed, level=level if level or not knobs else None, difficulty=knobs)
+    items = generate(family, n, seed, level=level, difficulty=knobs)
     label = f"L{level}" if level else "custom"
     path = Path(out) if out else Path("scenes") / "generated" / f"{name}-{label}-s{seed}.yaml"
     if path.suffix not in (".yaml", ".yml"):

@@ -52,7 +52,7 @@ def units(records: list[dict]) -> dict[str, dict[str, float]]:
     # A scene family's own column: its clean items at the calibrated difficulty (variants feed pressure).
     for r in graded:
         if r.get("family") and not r.get("variant_of"):
-            out.setdefault(f"family.{r['family']}", {})[r["id"]] = float(r["score"] if r["kind"] == "short" else r["correct"])
+            out.setdefault(f"family.{r['family']}", {})[r["id"]] = float(r["score"])  # a scorer's partial credit too
     return {k: v for k, v in out.items() if v}
 
 

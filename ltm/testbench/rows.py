@@ -92,6 +92,11 @@ class LoadedBase:
         self.loaded: set[str] = set()
         self._disabled_depth = 0
 
+    @classmethod
+    def of_config(cls, ref, base) -> LoadedBase:
+        """The base as a config's `base:` section loads it (format, remote code, attention kernel)."""
+        return cls(ref, base.quantization, base.dtype, base.trust_remote_code, base.attn_implementation)
+
     def attach(self, row: Row) -> None:
         from peft import PeftModel
 

@@ -78,26 +78,18 @@ def tested_scenes(config, stand_in: bool = False) -> SceneSet:
     `stand_in` (for `ltm estimate`, which counts items before any calibration): a family not yet
     calibrated is counted at its middle level instead of stopping with "run ltm scenes calibrate".
     """
-    from ..calibrate import calibrated_scenes_path, stand_in_scenes
+    from ..calibrate import calibrated_scenes_path, find_calibration, stand_in_scenes
 
-    try:
-        if stand_in and config.testbench.families:
-            from ..estimate import local_base
+    if stand_in and config.testbench.families:
+        from ..estimate import local_base
 
-            ref = local_base(config)  # never downloads: an estimate must not fetch a 15 GB model
-            if ref is None:
-                raise LtmError("the base is not on this machine, so it has no calibration here")
-            families = calibrated_scenes_path(config, ref)
-        else:
-            families = calibrated_scenes_path(config)
-    except LtmError:
-        if not stand_in:
-            raise
-        scenes = load_scenes(scenes_path(config))
-        scenes = SceneSet(scenes.items + stand_in_scenes(config), scenes.file_hashes)
-        families = None
+        ref = local_base(config)  # never downloads: an estimate must not fetch a 15 GB model
+        families = find_calibration(config, ref) if ref is not None else None
     else:
-        scenes = load_scenes([scenes_path(config), families] if families else scenes_path(config))
+        families = calibrated_scenes_path(config)
+    scenes = load_scenes([scenes_path(config), families] if families else scenes_path(config))
+    if stand_in and config.testbench.families and families is None:
+        scenes = SceneSet(scenes.items + stand_in_scenes(config), scenes.file_hashes)
     if config.testbench.tags:
         wanted = set(config.testbench.tags)
         scenes = scenes.subset(lambda s: bool(wanted & set(s.tags)) or s.family is not None)
@@ -147,8 +139,7 @@ def evaluate(config, adapters: list[Path] | None = None, run: str | None = None,
     base_records: list[dict] = []
 
     if loaded is None:
-        loaded = LoadedBase(ref, config.base.quantization, config.base.dtype, config.base.trust_remote_code,
-                            config.base.attn_implementation)
+        loaded = LoadedBase.of_config(ref, config.base)
     context.judge_base = loaded
     with progress_bar("evaluating rows", total=len(rows)) as advance:
         for row in rows:

@@ -27,8 +27,9 @@ def item_chance(record: dict) -> float | None:
     return 0.0 if record.get("kind") == "short" else None
 
 
-def chance_levels(records: list[dict]) -> dict[str, float]:
-    """Per measure (as ``metrics.units`` names them), the expected score of a guessing row."""
+def chance_levels(records: list[dict], per_unit: dict | None = None) -> dict[str, float]:
+    """Per measure (as ``metrics.units`` names them; `per_unit`: their result when the caller has
+    it), the expected score of a guessing row."""
     from .metrics import units
 
     by_id = {r["id"]: r for r in records}
@@ -38,7 +39,7 @@ def chance_levels(records: list[dict]) -> dict[str, float]:
         if r.get("measure") == "consistency" and r.get("group"):
             groups[r["group"]].append(r["id"])
     out: dict[str, float] = {}
-    for measure, values in units(records).items():
+    for measure, values in (per_unit if per_unit is not None else units(records)).items():
         if measure in ("margin", "novelty", "compression"):
             continue
         per_unit = []
@@ -80,9 +81,10 @@ def warnings(values: dict[str, float | None], chance: dict[str, float], row: str
     return out
 
 
-def base_warnings(records: list[dict]) -> list[str]:
+def base_warnings(records: list[dict], per_unit: dict | None = None) -> list[str]:
     """The warnings for a row's records (the base's, in ``ltm eval`` and ``ltm score``)."""
     from .metrics import units
 
-    values = {m: mean(v.values()) for m, v in units(records).items() if v}
-    return warnings(values, chance_levels(records))
+    per_unit = per_unit if per_unit is not None else units(records)
+    values = {m: mean(v.values()) for m, v in per_unit.items() if v}
+    return warnings(values, chance_levels(records, per_unit))
