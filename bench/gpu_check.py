@@ -55,7 +55,7 @@ class Shape:
 
 LLAMA_8B = Shape(hidden=4096, intermediate=14336, layers=32, heads=32, kv_heads=8, vocab=128256,
                  length=2048, batch=4, steps=6, eval_items=0)
-TINY = Shape(hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, vocab=512, length=64, batch=2,
+TINY = Shape(hidden=64, intermediate=128, layers=2, heads=1, kv_heads=1, vocab=512, length=64, batch=2,
              steps=2, eval_items=24)
 
 
@@ -185,6 +185,104 @@ def eval_speed(model, shape: Shape, device: str, adapters: int = 4) -> dict:
             "choices": sum(len(s.choices) for s in items) * adapters}
 
 
+def generation_prompts(shape: Shape) -> list[list[int]]:
+    """Token ids of the shipped scenes' generated items (short and open answers), as the bytes tokenizer reads them."""
+    from ltm.scenes import load_scenes
+
+    scenes = load_scenes(ROOT / "scenes")
+    items = [s for s in scenes.items if s.kind != "choice"]
+    if shape.eval_items:
+        items = items[:shape.eval_items]
+    keep = shape.length // 2
+    return [ByteTokenizer().encode(scenes.input_text(s))[-keep:] for s in items]
+
+
+def _adapters(model, adapters: int):
+    """`adapters` LoRA adapters of rank 16 with random B (a real update) on one peft model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config, adapter_name="a0")
+    for i in range(1, adapters):
+        peft_model.add_adapter(f"a{i}", config)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.01)
+    return peft_model.eval()
+
+
+def hf_generate_speed(model, shape: Shape, device: str, adapters: int = 4, new_tokens: int = 32) -> dict:
+    """Items/s of ltm's transformers generation (testbench.backend: hf) over `adapters` adapters."""
+    from types import SimpleNamespace
+
+    import torch
+
+    peft_model = _adapters(model, adapters)
+    prompts = generation_prompts(shape)
+    pad = torch.tensor(0, device=device)
+    decoding = SimpleNamespace(max_new_tokens=new_tokens, repetition_penalty=1.0, temperature=0.0, top_p=1.0, seed=0)
+
+    def run(ids_list):
+        width = max(len(ids) for ids in ids_list)
+        ids = torch.stack([torch.cat([pad.repeat(width - len(x)), torch.tensor(x, device=device)]) for x in ids_list])
+        mask = (torch.arange(width, device=device)[None, :] >= torch.tensor([width - len(x) for x in ids_list],
+                                                                             device=device)[:, None]).long()
+        with torch.no_grad():
+            peft_model.generate(input_ids=ids, attention_mask=mask, pad_token_id=0, min_new_tokens=new_tokens,
+                                max_new_tokens=decoding.max_new_tokens, do_sample=False)
+
+    run(prompts[:2])  # warm-up
+    _sync(device)
+    started = time.perf_counter()
+    for i in range(adapters):
+        peft_model.set_adapter(f"a{i}")
+        for start in range(0, len(prompts), 16):  # testbench.batch_size's default
+            run(prompts[start:start + 16])
+    _sync(device)
+    seconds = time.perf_counter() - started
+    return {"items_per_second": adapters * len(prompts) / seconds, "items": adapters * len(prompts), "seconds": seconds,
+            "tokens_per_second": adapters * len(prompts) * new_tokens / seconds}
+
+
+def vllm_generate_speed(model, shape: Shape, device: str, folder: Path, adapters: int = 4, new_tokens: int = 32) -> dict:
+    """The same items from one vLLM engine serving `adapters` LoRA adapters (testbench.backend: vllm).
+
+    The model and its adapters are written to `folder` first (vLLM loads from disk), then freed."""
+    import gc
+
+    import torch
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+    from vllm.lora.request import LoRARequest
+
+    base = folder / "base"
+    model.save_pretrained(base, safe_serialization=True)  # before peft wraps its layers
+    peft_model = _adapters(model, adapters)
+    for i in range(adapters):
+        peft_model.save_pretrained(folder / "adapters", selected_adapters=[f"a{i}"])
+    del peft_model, model
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    dtype = "bfloat16" if device == "cuda" else "float32"
+    llm = LLM(model=str(base), skip_tokenizer_init=True, enable_lora=True, max_loras=adapters, max_lora_rank=16,
+              dtype=dtype, max_model_len=shape.length + new_tokens, gpu_memory_utilization=0.85, seed=0,
+              enforce_eager=device != "cuda")
+    prompts = [TokensPrompt(prompt_token_ids=ids) for ids in generation_prompts(shape)]
+    params = SamplingParams(max_tokens=new_tokens, min_tokens=new_tokens, temperature=0.0, detokenize=False)
+    paths = [folder / "adapters" / f"a{i}" for i in range(adapters)]  # peft writes a named adapter in its own folder
+    requests = [LoRARequest(f"a{i}", i + 1, str(path)) for i, path in enumerate(paths)]
+    llm.generate(prompts[:2], params, lora_request=requests[0], use_tqdm=False)  # warm-up
+    started = time.perf_counter()
+    for request in requests:
+        llm.generate(prompts, params, lora_request=request, use_tqdm=False)
+    seconds = time.perf_counter() - started
+    return {"items_per_second": adapters * len(prompts) / seconds, "items": adapters * len(prompts), "seconds": seconds,
+            "tokens_per_second": adapters * len(prompts) * new_tokens / seconds}
+
+
 def _sync(device: str) -> None:
     import torch
 
@@ -303,13 +401,30 @@ def main(argv: list[str] | None = None) -> int:
 
     part("lora bf16 training" if device == "cuda" else "lora fp32 training", run_lora)
     part("nf4 qlora training", run_nf4)
+    def run_generate():
+        model = build_model(shape, device, dtype)
+        result = hf_generate_speed(model, shape, device)
+        del model
+        return (f"{result['items_per_second']:,.1f} items/s, {result['tokens_per_second']:,.0f} new tokens/s "
+                f"({result['items']} generated answers = 4 adapters × {result['items'] // 4}, 32 tokens each), HF backend")
+
+    def run_vllm():
+        import tempfile
+
+        model = build_model(shape, device, dtype)
+        with tempfile.TemporaryDirectory(prefix="ltm-gpu-check-") as folder:
+            result = vllm_generate_speed(model, shape, device, Path(folder))
+        return (f"{result['items_per_second']:,.1f} items/s, {result['tokens_per_second']:,.0f} new tokens/s "
+                f"({result['items']} generated answers, one engine, 4 LoRA adapters), vLLM backend")
+
     part("eval choice scoring", run_eval)
+    part("eval generation", run_generate)
     try:
         import vllm  # noqa: F401
-
-        print("eval vllm backend: vllm is installed, but ltm has no vLLM backend yet (issue 16, point 8): not measured")
     except ImportError:
-        print("eval vllm backend: not installed: not measured")
+        print("eval generation vllm: vllm not installed (pip install 'ltm[vllm]'): not measured")
+    else:
+        part("eval generation vllm", run_vllm)
     total = time.perf_counter() - started
     print(f"gpu_check done in {total:.0f} s, {failures} part(s) failed")
     return 1 if failures else 0

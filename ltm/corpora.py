@@ -1,7 +1,8 @@
 """Discover, decode, clean, count and hash corpora.
 
 A corpus is one file or one folder (a book split into chapters) under a shelf folder such
-as `corpora/`. Files are decoded faithfully (see `encoding.py`), whitespace is normalised,
+as `corpora/`. The configured `corpora.root` is always a shelf, even when it holds only files
+(`corpora_of`): `ltm corpora`, `ltm train`, `ltm estimate` and the sweep all list it that way. Files are decoded faithfully (see `encoding.py`), whitespace is normalised (`textclean.py`),
 and nothing is dropped silently: every skipped file and every removed control character is
 reported. The sha256 of the cleaned text identifies the corpus in adapter hashes.
 """
@@ -11,24 +12,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .encoding import BinaryFileError, iter_decode_file
+from .encoding import BinaryFileError, detect_binary, iter_decode_file
 from .errors import LtmError
+from .textclean import clean_stream, normalize_whitespace  # noqa: F401
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 WORDS_PER_PAGE = 500  # one A4 page of prose
 _KEEP_CHARS = 1 << 25  # a corpus up to this many characters keeps its text after counting
 _SHELF_SKIP = re.compile(r"^(readme|license|licence)(\.\w+)?$", re.IGNORECASE)
-# Any whitespace but newline (tabs, NBSP, thin spaces…), except a lone plain space, which is
-# already normal: matching every single space made re.sub build a list of tens of millions
-# of pieces on a 200 MB corpus (3.5 GB peak).
-_SPACES = re.compile(r"[^\S\n]{2,}|[^\S \n]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_BLANKS = re.compile(r"\n{3,}")
 
 
 @dataclass
@@ -119,66 +114,6 @@ class _Stats:
         return None if self.parts is None else "".join(self.parts)
 
 
-def normalize_whitespace(text: str) -> tuple[str, int]:
-    """NFC, unified newlines, single spaces, at most one blank line; returns (text, removed controls)."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text, removed = _CONTROL.subn("", text.replace("\ufeff", ""))
-    text = _SPACES.sub(" ", text)
-    text = "\n".join(line.strip(" ") for line in text.split("\n"))
-    return _BLANKS.sub("\n\n", text).strip(), removed
-
-
-def _ordinary(ch: str) -> bool:
-    return not ch.isspace() and ch != "\ufeff" and not _CONTROL.match(ch)
-
-
-def _safe_cut(buffer: str) -> int:
-    """Index of the last space/newline that follows an ordinary character (0: none found).
-
-    No step of normalize_whitespace reaches across such a cut: NFC never composes onto a space
-    or newline, and runs of spaces, blank lines, CRLF and line ends all stop at the ordinary
-    character before it."""
-    end = len(buffer)
-    for _ in range(64):
-        cut = max(buffer.rfind(" ", 0, end), buffer.rfind("\n", 0, end))
-        if cut <= 0:
-            return 0
-        if _ordinary(buffer[cut - 1]):
-            return cut
-        end = cut
-    return 0
-
-
-def _clean_piece(text: str, first: bool, last: bool, counts: dict) -> str:
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text, removed = _CONTROL.subn("", text.replace("\ufeff", ""))
-    counts["removed"] += removed
-    lines = _SPACES.sub(" ", text).split("\n")
-    # A piece after a cut continues a line that began before it: only its end may be stripped.
-    lines = [lines[0].strip(" ") if first else lines[0].rstrip(" "), *(line.strip(" ") for line in lines[1:])]
-    text = _BLANKS.sub("\n\n", "\n".join(lines))
-    if first:
-        text = text.lstrip()
-    return text.rstrip() if last else text
-
-
-def clean_stream(chunks: Iterable[str], counts: dict) -> Iterator[str]:
-    """normalize_whitespace over a stream of text pieces, in bounded memory:
-    "".join(clean_stream(chunks, c)) == normalize_whitespace("".join(chunks))[0]; removed
-    control characters are added to counts["removed"]."""
-    carry, first = "", True
-    for chunk in chunks:
-        buffer = carry + chunk
-        cut = _safe_cut(buffer)
-        if cut <= 0:
-            carry = buffer
-            continue
-        carry = buffer[cut:]
-        yield _clean_piece(buffer[:cut], first, False, counts)
-        first = False
-    yield _clean_piece(carry, first, True, counts)
-
-
 def _natural_key(path: Path):
     """Sort chapter2 before chapter10."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
@@ -212,7 +147,10 @@ def _open_file(path: Path) -> tuple[SourceFile, Iterable[str]]:
             return record, ()
         return record, (text,)
     if suffix and suffix not in TEXT_SUFFIXES and not _looks_textual_name(path):
-        record.skipped = f"not a text file type ({suffix}); rename it .txt or .md to include it"
+        # Rename advice only for what may be text: an ELF, an image or a .docx stays unreadable as .txt.
+        binary = _sniff_binary(path)
+        record.skipped = (f"binary file skipped: {binary}" if binary
+                          else f"not a text file type ({suffix}); rename it .txt or .md to include it")
         return record, ()
     try:
         record.encoding, chunks = iter_decode_file(path)
@@ -229,6 +167,15 @@ def _open_file(path: Path) -> tuple[SourceFile, Iterable[str]]:
             record.skipped = f"could not be read ({exc.strerror or exc}) — check the file"
         return record, ()
     return record, chunks
+
+
+def _sniff_binary(path: Path) -> str | None:
+    """Why the start of the file is not text (encoding.detect_binary), or None; unreadable: None."""
+    try:
+        with open(path, "rb") as handle:
+            return detect_binary(handle.read(1 << 16))
+    except OSError:
+        return None
 
 
 def _read_errors(path: Path, chunks: Iterable[str]) -> Iterator[str]:
@@ -321,19 +268,41 @@ def shelf_entries(shelf: Path) -> list[Path]:
     return sorted(entries, key=_natural_key)
 
 
+def corpora_of(root: Path) -> list[Path]:
+    """The corpora of the configured root: always a shelf, one corpus per file or sub-folder.
+
+    The one rule every command reads the root by. A flat folder of files is therefore one corpus
+    per file (what "one corpus per file or folder in corpora/" promises), never one book; a book
+    is a sub-folder of the root."""
+    root = Path(root)
+    if not root.is_dir():
+        raise LtmError(f"{root}: corpora folder does not exist — set corpora.root in the config"
+                       f" (for the real shelf: `ltm shelf --out {root}`, or `ltm overnight`, which lays it out)")
+    return shelf_entries(root)
+
+
 def is_shelf(path: Path) -> bool:
     """A folder holding sub-folders is a shelf of corpora; a folder of files is one corpus (a book)."""
     return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """Expand shelves into their corpora; keep files and book folders as given."""
+def _same(a: Path, b: Path | None) -> bool:
+    return b is not None and os.path.realpath(a) == os.path.realpath(b)
+
+
+def discover(paths: list[Path], root: Path | None = None) -> list[Path]:
+    """Expand the paths named to `ltm corpora` into corpora: the configured `root` (named or by
+    default) by `corpora_of`, as training reads it; another folder with sub-folders is a shelf;
+    a file, or a folder of files (a book), is one corpus, as `ltm train PATH` reads it."""
     found: list[Path] = []
-    for path in paths:
+    for path in paths or ([Path(root)] if root is not None else []):
         path = Path(path)
         if not path.exists():
             raise LtmError(f"{path}: no such file or folder — check the path")
-        found.extend(shelf_entries(path) if is_shelf(path) else [path])
+        if _same(path, root) and path.is_dir():
+            found.extend(corpora_of(path))
+        else:
+            found.extend(shelf_entries(path) if is_shelf(path) else [path])
     names = [p.stem if p.is_file() else p.name for p in found]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -342,11 +311,8 @@ def discover(paths: list[Path]) -> list[Path]:
 
 
 def select(shelf: Path, include: list[str]) -> list[Path]:
-    """Corpora of the configured shelf, restricted to `include` names (with a clear error for typos)."""
-    if not shelf.is_dir():
-        raise LtmError(f"{shelf}: corpora folder does not exist — set corpora.root in the config"
-                       f" (for the real shelf: `ltm shelf --out {shelf}`, or `ltm overnight`, which lays it out)")
-    available = {(p.stem if p.is_file() else p.name): p for p in shelf_entries(shelf)}
+    """Corpora of the configured root (`corpora_of`), restricted to `include` names (with a clear error for typos)."""
+    available = {(p.stem if p.is_file() else p.name): p for p in corpora_of(shelf)}
     if not include:
         return list(available.values())
     missing = [n for n in include if n not in available]
@@ -371,8 +337,23 @@ def tokenize(text: str, tokenizer, piece_chars: int = 1 << 16) -> list[int]:
 
 
 def resolve(shelf: Path, names: list[str]) -> list[Path]:
-    """Corpus names on the shelf or paths, in the order given."""
-    return [Path(n) if Path(n).exists() else select(shelf, [n])[0] for n in names]
+    """Corpus names on the shelf or paths, in the order given.
+
+    A name with a folder separator or a file suffix that names no corpus is a path the user
+    typed: "no such file" says what is wrong, "is not in <root>" would not."""
+    return [_resolve_one(shelf, n) for n in names]
+
+
+def _resolve_one(shelf: Path, name: str) -> Path:
+    path = Path(name)
+    if path.exists() or path.is_symlink():
+        return path
+    if "/" in name or os.sep in name or path.suffix.lower() in TEXT_SUFFIXES | {".pdf", ".epub"}:
+        entry = Path(shelf) / name  # a file of the root named with its suffix
+        if "/" not in name and os.sep not in name and entry in (corpora_of(shelf) if Path(shelf).is_dir() else []):
+            return entry
+        raise LtmError(f"{name}: no such file or folder — check the path, or name a corpus of {shelf}")
+    return select(shelf, [name])[0]
 
 
 def count_tokens(text: str, tokenizer) -> int:

@@ -11,9 +11,9 @@ items by kind (after `testbench.tags`), the general text's tokens, and its corpu
 tokens, and the configured lm-eval benchmarks from a table of their sizes (`BENCHMARKS`: items,
 choices, assumed tokens per request; a task not in it is listed as not counted). Open items are
 judged (the judge reads each answer, and pairwise against the base in both orders): each counts
-as one generated item plus three choice items — an assumption, said here and in the output. Cached per machine, base and batch settings, like the training one.
+as one generated item plus three choice items — an assumption, said here and in the output. Cached per machine, base and batch settings under the config's runs_dir, like the training one.
 
-Where nothing can be measured (ltm/estimate.py's assumed mode: a card this machine does not have),
+Where nothing can be measured (ltm/estimate_assumed.py's assumed mode: a card this machine does not have),
 `assumed_eval` derives the same rates from FLOPs and bytes: a scored or perplexity token costs its
 forward FLOPs at an assumed share of the card's peak; a `generate` step reads the weights once at
 an assumed share of its bandwidth (or its batch's FLOPs, when more); every answer is assumed to run
@@ -27,7 +27,7 @@ import json
 import math
 import time
 
-from . import atomic, basemodel, tinybase
+from . import atomic, basemodel
 
 CHOICE_ITEMS = 16   # choice items timed (after 2 of warm-up)
 GENERATED_ITEMS = 4
@@ -36,7 +36,7 @@ JUDGE_CHOICE_EQUIVALENT = 3  # an open item's judging ≈ this many choice items
 
 
 def _key(config) -> str:
-    from .estimate import machine_id
+    from .estimate_measure import machine_id
 
     tb = config.testbench
     spec = {"machine": machine_id(), "base": config.base.model, "quantization": config.base.quantization,
@@ -45,14 +45,19 @@ def _key(config) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def calibration_path(config):
+    """Beside the training calibration, under the config's runs_dir (ltm/estimate.py)."""
+    return config.runs_path / "estimate" / f"eval-{_key(config)}.json"
+
+
 def calibrate_eval(config, force: bool = False) -> dict:
-    """Seconds per choice item, per generated item and per perplexity token, measured here."""
-    path = tinybase.cache_root() / "calibration" / f"eval-{_key(config)}.json"
+    """Seconds per choice item, per generated item and per perplexity token, measured here (a cached one is marked)."""
+    path = calibration_path(config)
     if path.exists() and not force:
-        return json.loads(path.read_text())
+        return {**json.loads(path.read_text()), "cached": True}
     import torch
 
-    from .estimate import machine_id
+    from .estimate_measure import machine_id
     from .testbench.generate import generate
     from .testbench.items import score_choices
     from .testbench.perplexity import general_text, perplexity
@@ -187,7 +192,7 @@ def row_plan(config, count) -> dict:
 
 def assumed_eval(config, arch, assumed, plan: dict) -> dict:
     """The calibration's rates from FLOPs and bytes on the assumed card (see the module docstring)."""
-    from .estimate import forward_flops
+    from .estimate_assumed import forward_flops
 
     tb = config.testbench
     peak = assumed["peak_tflops"] * 1e12

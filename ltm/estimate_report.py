@@ -16,13 +16,11 @@ def print_estimate(result: dict, books) -> None:
                      else f"the shelf, for {books[0]} books of {books[1]:g} pages")
     if measured:
         print(f"base {result['base']} ({result['quantization']}), measured {cal['tokens_per_second']:,.0f} tokens/s "
-              f"on {cal['machine'].split('|')[2]} ({cal['seconds_per_step']:.3f} s per step of {cal['tokens_per_step']} tokens)")
+              f"{_when_where(cal)} ({cal['seconds_per_step']:.3f} s per step of {cal['tokens_per_step']} tokens)")
         print(f"tokens per A4 page, measured on {corpora_label}: {result['tokens_per_page']:.0f}")
     else:
         _print_assumed(result, corpora_label)
-    print(f"{'pages':>8} {'tokens':>12} {'steps':>8} {'time':>12}")
-    for row in result["pages"]:
-        print(f"{row['pages']:>8g} {row['tokens']:>12,} {row['steps']:>8,} {_duration(row['seconds']):>12}")
+    _print_pages(result)
     mem = result["memory"]
     gib = 1024 ** 3
     if mem:
@@ -43,7 +41,8 @@ def print_estimate(result: dict, books) -> None:
         print(f"evaluation, measured: {ecal['seconds_per_choice_item'] * 1000:,.0f} ms per choice item, "
               f"{ecal['seconds_per_generated_item']:.2f} s per generated answer, "
               f"{ecal['seconds_per_perplexity_token'] * 1000:.2f} ms per perplexity token"
-              + (f", {ecal['seconds_per_load']:.1f} s per base load" if "seconds_per_load" in ecal else ""))
+              + (f", {ecal['seconds_per_load']:.1f} s per base load" if "seconds_per_load" in ecal else "")
+              + f" ({_when_where(ecal)})")
     bench = row["benchmarks"]
     benchmarks = ""
     if bench["counted"]:
@@ -78,15 +77,50 @@ def print_estimate(result: dict, books) -> None:
               f"{'' if tc['max_steps'] > 0 else ' over ' + format(tc['epochs'], 'g') + ' epochs'} — too few to train a LoRA "
               "adapter; lower training.batch_size or training.grad_accum, raise training.epochs, or set training.max_steps")
     loads = (f" + {ev['loads']} base loads ≈ {_duration(ev['load_seconds'])}" if ev.get("load_seconds") else "")
-    variants = f", {ev['variants']} format variant{'s' if ev['variants'] != 1 else ''}" if ev["variants"] else ""
+    formats = f", {ev['formats']} format row{'s' if ev['formats'] != 1 else ''}" if ev["formats"] else ""
     print(f"configured sweep: {ov['trainings']} trainings ≈ {_duration(ov['seconds'])} of training + {ev['rows']} rows"
-          f"{variants} + {ev['pruning_passes']} choice-only passes ≈ {_duration(ev['sweep_seconds'])} of evaluation{loads}"
+          f"{formats} + {ev['pruning_passes']} choice-only passes ≈ {_duration(ev['sweep_seconds'])} of evaluation{loads}"
           f" = {_duration(result['overnight_seconds'])}" + ("" if measured else " (assumed, not measured)"))
+
+
+def _when_where(cal: dict) -> str:
+    """Where and when a calibration was measured: a cached one may be months old, or from another setup."""
+    host, _cpu, device = (cal.get("machine", "").split("|") + ["", "", ""])[:3]
+    when = cal.get("measured", "").replace("T", " ")[:16] or "at an unrecorded date"
+    where = f"on {device or 'this machine'}" + (f" of {host}" if host else "")
+    if cal.get("cached"):
+        return f"{where}, {when} (cached; --recalibrate measures again)"
+    return f"{where}, {when} (just now)"
+
+
+def _passes(passes: float) -> str:
+    return f"{passes:.0f}" if passes >= 10 else f"{passes:.1f}" if passes >= 1 else f"{passes:.2f}"
+
+
+def _print_pages(result: dict) -> None:
+    """The page table, with the passes each page count gets: max_steps fixes the steps, so a large
+    text is only partly trained (*) and a small one repeated many times (!) — the time alone hid both."""
+    from .recipe import MAX_PASSES
+
+    tc = result["training"]
+    print(f"{'pages':>8} {'tokens':>12} {'steps':>8} {'passes':>8}   {'time':>10}")
+    capped = repeated = False
+    for row in result["pages"]:
+        mark = "*" if row["capped"] else "!" if tc["max_steps"] > 0 and row["passes"] > MAX_PASSES else " "
+        capped, repeated = capped or mark == "*", repeated or mark == "!"
+        print(f"{row['pages']:>8g} {row['tokens']:>12,} {row['steps']:>8,} {_passes(row['passes']):>8} {mark} "
+              f"{_duration(row['seconds']):>10}")
+    if capped:
+        print(f"* capped by training.max_steps={tc['max_steps']}: training stops before one full pass, so the rest "
+              "of the text is never trained on — raise training.max_steps, or unset it to train training.epochs passes")
+    if repeated:
+        print(f"! training.max_steps={tc['max_steps']} repeats the text more than {MAX_PASSES} times: it is memorised "
+              "rather than learned from — lower training.max_steps or add text")
 
 
 def _print_assumed(result: dict, corpora_label: str) -> None:
     """The assumed mode's header: why nothing is measured, and every assumed figure with its source."""
-    from .estimate import ASSUMPTIONS
+    from .estimate_assumed import ASSUMPTIONS
 
     a = result["assumptions"]
     cal = result["calibration"]

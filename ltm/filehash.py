@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import atomic, tinybase
+from .keys import version
 
-MEMO_VERSION = 1
+MEMO_VERSION = version("file hashes")  # ltm/keys.py: every cached artifact, its key and its code
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _CHUNK = 1 << 22
 

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from . import atomic, basemodel, filehash
 from .errors import LtmError
+from .keys import version
 
-MERGE_VERSION = 1  # bump when the merge recipe changes what a merged adapter is
+MERGE_VERSION = version("merged adapter")  # ltm/keys.py: every cached artifact, its key and its code
 METHODS = ("cat", "linear", "ties", "dare_ties")
 SAME_RANK = {"linear", "ties", "dare_ties"}
 WITH_DENSITY = {"ties", "dare_ties"}
@@ -83,7 +84,7 @@ def ranked_members(config, run: str | None, top: int) -> tuple[list[Path], list[
     from .testbench.run import results_dir
 
     run_dir = Path(run) if run and Path(run).is_dir() else results_dir(config, run)
-    scored, _ = score_run(config, run_dir, quiet=True)
+    scored, _ = score_run(config, run_dir, quiet=True, track=False)  # picking weights, not a ranking to log
     folders, gains = [], []
     for item in scored:
         summary = item.row.summary
@@ -124,7 +125,7 @@ def weights_from_run(config, folders: list[Path], run: str | None) -> tuple[list
     equal = [1.0 / len(folders)] * len(folders)
     if not (run_dir / "summary.json").exists():
         return equal, f"equal weights (no scored run at {run_dir})"
-    scored, _ = score_run(config, run_dir, quiet=True)
+    scored, _ = score_run(config, run_dir, quiet=True, track=False)  # picking weights, not a ranking to log
     by_adapter = {Path(s.row.summary["adapter"]).resolve(): s for s in scored if s.row.summary.get("adapter")}
     if not all(f.resolve() in by_adapter for f in folders):
         return equal, f"equal weights ({run_dir.name} has not evaluated every member)"

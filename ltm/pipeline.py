@@ -39,6 +39,10 @@ def run_overnight(config, track: bool = True, skip_preflight: bool = False) -> i
         for warning in corpus.warnings:
             print(f"      warning: {warning}")
 
+    if config.testbench.backend == "vllm":  # a missing engine stops here, not after the first training
+        from .testbench.vllm_backend import require_vllm
+
+        require_vllm()
     if config.testbench.benchmarks:  # before the first training, not after it (lmeval_bridge.check_data)
         from .testbench.run import configured_benchmarks
 

@@ -84,7 +84,7 @@ def problems(facts: Facts, quantization: str, memory_needed: int | None = None,
     """Problems found (empty = fine), the certain failures marked fatal. No GPU: nothing to check.
 
     `quantization` is "nf4" when anything will load 4-bit weights; `nf4_fix` names the setting
-    that asks for them (the base, or an nf4 variant row)."""
+    that asks for them (the base, or an nf4 format row)."""
     if facts.gpu is None or facts.capability is None:
         return []
     found: list[Problem] = []
@@ -150,12 +150,12 @@ def ensure(config, force: bool = False, memory_needed: int | None = None, facts:
            evaluating: bool = True) -> None:
     """Stop on a certain failure (one line), warn on the rest; `force` (--skip-preflight) only warns.
 
-    `evaluating`: the command also evaluates, so an nf4 variant row (testbench.variants) needs
+    `evaluating`: the command also evaluates, so an nf4 format row (testbench.formats) needs
     bitsandbytes too. A mismatch forced once is not stopped again in the same process: a sweep
     checks at its start and then trains many adapters."""
     quantization, nf4_fix = config.base.quantization, "set base.quantization: none"
-    if quantization != "nf4" and evaluating and "nf4" in config.testbench.variants:
-        quantization, nf4_fix = "nf4", "remove nf4 from testbench.variants"
+    if quantization != "nf4" and evaluating and "nf4" in config.testbench.formats:
+        quantization, nf4_fix = "nf4", "remove nf4 from testbench.formats"
     facts = gather(quantization) if facts is None else facts
     if facts.gpu is None:
         return

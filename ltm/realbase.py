@@ -29,9 +29,10 @@ from pathlib import Path
 from . import atomic
 from .errors import LtmError
 from .filehash import sha256_file
+from .keys import version
 from .tinybase import _locked, cache_root
 
-CONVERSION_VERSION = 1  # bump when the conversion code changes what it produces
+CONVERSION_VERSION = version("real base")  # ltm/keys.py: every cached artifact, its key and its code
 CHECK_SENTENCE = "Anna is taller than Ben, and Ben is taller than Carl, so Anna is taller than Carl."
 MARKER = "ltm_base.json"  # written last: a folder without it is not finished
 

@@ -12,6 +12,11 @@ Warmup: `training.warmup_steps` when set; otherwise `warmup_ratio` of the steps 
 min(10, steps // 10) (a 100-step run warms up for 10 steps, not 3; a 3-step run for none).
 `warmup_ratio: 0` means no warmup.
 
+Passes are counted as the trainer runs them: an epoch is ceil(sequences / batch) micro-batches
+per process, grouped by grad_accum into optimizer steps, so a corpus smaller than one batch makes
+one pass per step. When `max_steps` repeats a tiny corpus more than `MAX_PASSES` times (a
+1.35-page corpus ran 20 epochs, issue 15) `repeat_warning` says so in one line.
+
 World size: under `accelerate launch` (or torchrun) every process reads its own batches, so one
 optimizer step consumes batch_size × grad_accum × WORLD_SIZE sequences; a single process is 1.
 """
@@ -26,6 +31,7 @@ from .errors import LtmError
 
 MIN_STEPS = 20      # fewer optimizer steps than this, and a LoRA adapter has hardly trained
 WARMUP_FLOOR = 10   # warmup is at least min(WARMUP_FLOOR, steps // 10) steps
+MAX_PASSES = 5      # more passes than this, forced by max_steps, and a small corpus is memorised
 
 
 def world_size(environ=None) -> int:
@@ -64,9 +70,15 @@ class Plan:
     warmup_steps: int
 
     @property
+    def steps_per_pass(self) -> int:
+        """Optimizer steps of one pass, as the trainer counts them (the last micro-batch may be short)."""
+        micro = math.ceil(math.ceil(self.sequences / self.batch_size) / self.world_size)
+        return max(1, math.ceil(micro / self.grad_accum))
+
+    @property
     def passes(self) -> float:
-        """Passes over the corpus the run makes (max_steps can make it less than one)."""
-        return self.steps * self.per_step / self.sequences if self.sequences else 0.0
+        """Passes over the corpus the run makes (max_steps can make it less than one, or many)."""
+        return self.steps / self.steps_per_pass if self.sequences else 0.0
 
     @property
     def partial(self) -> bool:
@@ -93,6 +105,16 @@ class Plan:
         return (f"{name}: {self.steps} optimizer steps from {counted} — too few to train a LoRA adapter; lower "
                 f"training.batch_size or training.grad_accum, raise training.epochs, or set training.max_steps "
                 f"(≥ {MIN_STEPS})")
+
+    def repeat_warning(self, name: str, pages: float | None = None) -> str | None:
+        """One line when max_steps repeats a small corpus more than MAX_PASSES times."""
+        if self.max_steps <= 0 or self.passes <= MAX_PASSES:
+            return None
+        size = f"{pages:.2f} pages, " if pages is not None else ""
+        fewer = self.steps_per_pass * max(1, math.ceil(self.epochs))
+        return (f"{name}: training.max_steps={self.max_steps} makes {self.passes:.0f} passes over this small corpus "
+                f"({size}{self.sequences} sequence{'s' if self.sequences != 1 else ''}) — it will be memorised rather "
+                f"than learned from; lower training.max_steps (≈ {fewer} makes {self.epochs:g} epochs) or add text")
 
     def as_dict(self) -> dict:
         return {**asdict(self), "passes": round(self.passes, 4)}

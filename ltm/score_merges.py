@@ -26,7 +26,7 @@ def _verdict(intervals) -> str:
 
 def compare(scored: list, confidence: float = 0.95) -> dict[str, dict]:
     """Columns for every merged row: its members, Δ vs each member and vs the mixture."""
-    from .score import difference
+    from .score_stats import difference
 
     by_name = {s.row.name: s for s in scored}
     by_adapter = {Path(s.row.summary["adapter"]).name: s for s in scored if s.row.summary.get("adapter")}

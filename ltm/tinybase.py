@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic
+from .keys import version
 from .progress import progress_bar
 
 PRETRAIN_TEXT = Path(__file__).parent / "data" / "pretrain.txt"
-RECIPE_VERSION = 1  # bump when the build code changes what it produces
+RECIPE_VERSION = version("embedded base")  # ltm/keys.py: every cached artifact, its key and its code
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 
 

@@ -65,7 +65,7 @@ def client(config):
                 experiment_id = mlflow_client.create_experiment(
                     name, artifact_location=None if uri.startswith("http") else artifact_root(config),
                     # Open the UI on the runs table (model training), not the GenAI traces overview.
-                    tags={"mlflow.experimentKind": "custom_model_development"},
+                    tags={KIND_TAG: MODEL_TRAINING},
                 )
             except Exception:
                 # Another worker created it a moment ago (RESOURCE_ALREADY_EXISTS): use theirs.
@@ -76,6 +76,97 @@ def client(config):
     except Exception as exc:  # server down, bad URL, locked DB…
         raise LtmError(f"MLflow tracking store {uri} is not reachable ({type(exc).__name__}) — check tracking.uri or start the server") from None
     return mlflow_client, experiment_id
+
+
+# MLflow 3 opens an experiment on its GenAI "Overview" of traces (empty for ltm). Until 3.x the
+# experiment tag decided the mode; MLflow 3.18's UI decides by the `workflowType` URL parameter
+# (or the browser's stored choice) and shows the runs table at #/experiments/<id>/runs.
+KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+# A saved view of the runs table (the UI's "Views" menu; the URL's viewStateShareKey opens it):
+# ltm score's numbers as columns, best composite first.
+VIEW_KEY, VIEW_NAME = "ltm-ranking", "ltm ranking"
+SCORE_COLUMNS = ("composite", "delta_vs_base", "forgetting")
+
+
+def runs_page(config) -> str:
+    """The URL fragment that opens the experiment on its runs table, in model-training mode, with
+    composite, delta_vs_base and forgetting as columns; tags the experiment for it if needed."""
+    import json
+    import time
+
+    mlflow_client, experiment_id = client(config)
+    tags = mlflow_client.get_experiment(experiment_id).tags
+    if KIND_TAG not in tags:  # experiments created before ltm set it
+        mlflow_client.set_experiment_tag(experiment_id, KIND_TAG, MODEL_TRAINING)
+    view_tag = f"mlflow.sharedViewState.{VIEW_KEY}"
+    if view_tag not in tags:  # once: a user who overrides the view in the UI keeps theirs
+        state = {"selectedColumns": [f"metrics.`{name}`" for name in SCORE_COLUMNS],
+                 "orderByKey": "metrics.`composite`", "orderByAsc": False}
+        now = int(time.time() * 1000)
+        mlflow_client.set_experiment_tag(experiment_id, view_tag, json.dumps(
+            {"name": VIEW_NAME, "createdAt": now, "updatedAt": now, "state": json.dumps(state)}))
+    return f"#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}&workflowType=machine_learning"
+
+
+def training_run(config, adapter: str, manifest_run_id: str | None = None) -> str | None:
+    """The run in this store that trained (or merged) `adapter`: the manifest's run when it is in
+    this experiment, else the newest adapter/merge run of that name; None when there is none."""
+    if _down["value"]:
+        return None
+    mlflow_client, experiment_id = client(config)
+    if manifest_run_id:
+        try:
+            info = mlflow_client.get_run(manifest_run_id).info
+            if info.experiment_id == experiment_id and info.lifecycle_stage == "active":
+                return manifest_run_id
+        except Exception:  # noqa: BLE001 - trained against another store: look it up by name
+            pass
+    if "'" in adapter:
+        return None
+    with guard():
+        found = mlflow_client.search_runs(
+            [experiment_id], f"tags.`ltm.adapter` = '{adapter}' and tags.`ltm.kind` != 'eval'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        return found[0].info.run_id if found else None
+    return None
+
+
+def score_metrics(item) -> dict[str, float | None]:
+    """One row of `ltm score` (a score.Scored) as MLflow metrics, named as in ltm_results_table.csv
+    (forgetting as the sweep's trials log it: percent rise of general perplexity vs the base).
+    The base is 0 against itself, so its row reads as the reference line rather than as a gap."""
+    metrics = {"composite": item.composite.value, "composite_lo": item.composite.lo, "composite_hi": item.composite.hi,
+               "delta_vs_base": item.delta.value, "delta_lo": item.delta.lo, "delta_hi": item.delta.hi,
+               "forgetting": item.forgetting, "rank": item.rank or None, "p_rank1": item.p_first}
+    if item.row.summary.get("kind") == "base":
+        metrics["delta_vs_base"] = 0.0 if metrics["delta_vs_base"] is None else metrics["delta_vs_base"]
+        metrics["forgetting"] = 0.0 if metrics["forgetting"] is None else metrics["forgetting"]
+    return metrics
+
+
+def log_scores(config, results_run: str, scored: list) -> int:
+    """`ltm score`'s numbers (composite, delta_vs_base, forgetting…) as metrics of the eval runs of
+    `results_run` (the newest per row), so the runs table shows and sorts by them. Nothing when the
+    store does not exist (evaluated with --no-mlflow): scoring never creates a store. Returns how
+    many runs got their scores."""
+    uri = tracking_uri(config)
+    if _down["value"] or "'" in results_run:
+        return 0
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+        return 0
+    logged = 0
+    with guard():
+        mlflow_client, experiment_id = client(config)
+        newest: dict[str, str] = {}
+        for found in mlflow_client.search_runs(
+                [experiment_id], f"tags.`ltm.kind` = 'eval' and tags.`ltm.run` = '{results_run}'",
+                order_by=["attributes.start_time DESC"], max_results=5000):
+            newest.setdefault(found.data.tags.get("ltm.row", ""), found.info.run_id)
+        for item in scored:
+            if item.row.name in newest:  # a seed-pooled row has no eval run of its own
+                log_metrics(mlflow_client, newest[item.row.name], score_metrics(item))
+                logged += 1
+    return logged
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, str]:

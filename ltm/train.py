@@ -1,9 +1,9 @@
-"""Train one LoRA/QLoRA adapter per corpus (or per weighted mixture), losing no token.
+"""`ltm train`: one LoRA/QLoRA adapter per corpus (or per weighted mixture), losing no token.
 
-Data path: corpus text → held-out tail split off → tokenised in bounded pieces → one token
-stream → cut into blocks of `max_length` (the last block shorter, never dropped). trl's
-default `bfd` packing truncates each example to `max_length` and silently dropped about half
-of chunked text in our measurements, so we pack ourselves and hand trl pre-tokenised blocks.
+This module is the training run: resolve the base once, reuse or train each adapter under a
+file lock, run the trainer (ltm/trainer_backend.py) and write the adapter folder with its
+manifest and held-out text, logged to MLflow. What it trains on — sources, the held-out split,
+the packed token blocks — is ltm/train_data.py; those names stay importable from here.
 
 The adapter folder name is `<corpus>-<hash>`, where the hash covers base + corpus content +
 the training config: the same request reuses the finished adapter. Folders are written
@@ -18,8 +18,6 @@ import gc
 import hashlib
 import json
 import math
-import platform
-import re
 import resource
 import sys
 import tempfile
@@ -29,27 +27,31 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import atomic, basemodel, corpora, filehash, recipe
+from . import atomic, basemodel, filehash, recipe
+from .config import adapters_dir
 from .errors import LtmError
+from .keys import version
 from .progress import progress_bar
+
+# The data path, importable from here as before (ltm.train.load_sources, ltm.train.pack, ...); `train`
+# below calls `load_sources` through this module, so a test may replace it here.
+from .train_data import (  # noqa: F401
+    Block,
+    Source,
+    load_sources,
+    mixture_blocks,
+    pack,
+    pack_documents,
+    split_documents,
+    split_heldout,
+    training_blocks,
+)
+from .versions import library_versions
 
 # Bump when the training recipe changes what an adapter is. 2: steps count the processes and
 # warmup has a floor (ltm/recipe.py), so an adapter of version 1 may have been trained otherwise.
-TRAIN_VERSION = 2
+TRAIN_VERSION = version("adapter")  # ltm/keys.py: every cached artifact, its key and its code
 MANIFEST = "manifest.json"
-
-
-@dataclass
-class Source:
-    """What one adapter is trained on: one corpus, or a named weighted mixture."""
-
-    name: str
-    parts: list[tuple[corpora.Corpus, float]]  # (corpus, weight); weight = relative passes
-
-    @property
-    def sha256(self) -> str:
-        blob = json.dumps([(c.sha256, w) for c, w in self.parts])
-        return self.parts[0][0].sha256 if len(self.parts) == 1 and self.parts[0][1] == 1 else hashlib.sha256(blob.encode()).hexdigest()
 
 
 @dataclass
@@ -57,76 +59,6 @@ class TrainResult:
     path: Path
     manifest: dict
     reused: bool
-
-
-def split_heldout(text: str, fraction: float) -> tuple[str, str]:
-    """Keep the last `fraction` of the text (cut at a paragraph break) out of training."""
-    if fraction <= 0 or len(text) < 200:
-        return text, ""
-    target = int(len(text) * (1 - fraction))
-    cut = text.rfind("\n\n", 0, target)
-    if cut < len(text) * (1 - 2 * fraction):
-        cut = text.rfind(" ", 0, target)
-    cut = cut if cut > 0 else target
-    return text[:cut], text[cut:].lstrip()
-
-
-def pack(ids: list[int], block: int) -> list[list[int]]:
-    """Cut a token stream into blocks of `block` tokens; the remainder is its own shorter block."""
-    return [ids[i:i + block] for i in range(0, len(ids), block)]
-
-
-class Block(list):
-    """One training sequence of token ids holding whole documents side by side; `lengths` are
-    their token counts, from which the trainer restarts positions and keeps each document's
-    attention to itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lengths: list[int] = []
-
-
-def split_documents(text: str, mode: str) -> list[str]:
-    """The documents of `training.documents` mode: lines, or blank-line-separated paragraphs."""
-    parts = text.splitlines() if mode == "lines" else re.split(r"\n[ \t]*\n", text)
-    return [part.strip() for part in parts if part.strip()]
-
-
-def pack_documents(documents: list[list[int]], block: int) -> list[Block]:
-    """Whole documents, in order, into blocks of at most `block` tokens.
-
-    A short corpus of independent notes trained as one stream teaches each note in the context
-    of the notes before it; a scene is read alone from position 0. Packed this way (with the
-    trainer's per-document positions and attention) each note is read the way it is tested.
-    Measured on the syllogism corpus: docs/benchmarks.md. A document longer than a block is cut
-    into block-sized pieces, each its own document."""
-    out: list[Block] = []
-    current = Block()
-    for ids in documents:
-        for piece in pack(ids, block):
-            if len(current) + len(piece) > block:
-                out.append(current)
-                current = Block()
-            current.extend(piece)
-            current.lengths.append(len(piece))
-    if current:
-        out.append(current)
-    return out
-
-
-def mixture_blocks(streams: list[tuple[list[list[int]], float]]) -> list[list[int]]:
-    """Weighted mixture: weight = relative passes, the smallest weight is one full pass.
-
-    {a: 1, b: 2.5} → every block of a once, every block of b twice plus half of them once
-    more. So every corpus in a mixture is trained on completely at least once."""
-    smallest = min(w for _, w in streams)
-    out: list[list[int]] = []
-    for blocks, weight in streams:
-        passes = weight / smallest
-        whole = int(passes)
-        out.extend(blocks * whole)
-        out.extend(blocks[: round((passes - whole) * len(blocks))])
-    return out
 
 
 def adapter_hash(base_fingerprint: str, source: Source, config, world: int | None = None) -> str:
@@ -153,43 +85,6 @@ def _hashed_training(training) -> dict:
     if settings.get("documents") == "stream":
         del settings["documents"]
     return settings
-
-
-def adapters_dir(config) -> Path:
-    return config.runs_path / "adapters"
-
-
-def load_sources(config, names: list[str]) -> list[Source]:
-    """Resolve names (corpus names, mixture names, or paths) to training sources."""
-    shelf = config.corpora_root
-    sources = []
-    for name in names:
-        if name in config.corpora.mixtures:
-            weights = config.corpora.mixtures[name]
-            paths = corpora.select(shelf, list(weights))
-            parts = [(corpora.read_corpus(p), w) for p, w in zip(paths, weights.values(), strict=True)]
-            sources.append(Source(name, parts))
-        else:
-            corpus = corpora.read_corpus(corpora.resolve(shelf, [name])[0])
-            sources.append(Source(corpus.name, [(corpus, 1.0)]))
-    for source in sources:
-        for corpus, _ in source.parts:
-            if not corpus.text.strip():
-                raise LtmError(f"{corpus.path}: corpus has no readable text — " +
-                               (corpus.warnings[0] if corpus.warnings else "add .txt or .md files"))
-    return sources
-
-
-def library_versions() -> dict:
-    import importlib.metadata as md
-
-    versions = {"python": platform.python_version()}
-    for package in ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "ltm"):
-        try:
-            versions[package] = md.version(package)
-        except md.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 def peak_memory_bytes() -> dict:
@@ -270,28 +165,6 @@ def train_sources(config, sources: list[Source], force: bool = False, track: boo
     return results
 
 
-def training_blocks(config, source: Source, tokenizer) -> tuple[list[list[int]], list[dict], dict[str, str]]:
-    """The sequences one pass trains on (every token kept), what each corpus gave, and the held-out text.
-
-    Also what `ltm estimate` counts steps from, so the estimate and the run agree."""
-    block = config.training.max_length
-    streams, part_info, heldout = [], [], {}
-    for corpus, weight in source.parts:
-        train_text, heldout_text = split_heldout(corpus.text, config.corpora.heldout_fraction)
-        if config.training.documents == "stream":
-            ids = corpora.tokenize(train_text, tokenizer)
-            tokens_train = len(ids)
-            streams.append((pack(ids, block), weight))
-        else:
-            documents = [corpora.tokenize(d, tokenizer) for d in split_documents(train_text, config.training.documents)]
-            tokens_train = sum(len(document) for document in documents)
-            streams.append((pack_documents(documents, block), weight))
-        heldout[corpus.name] = heldout_text
-        part_info.append({"corpus": corpus.name, "path": str(corpus.path), "sha256": corpus.sha256, "weight": weight,
-                          "tokens_train": tokens_train, "words": corpus.words, "pages": round(corpus.pages, 2)})
-    return mixture_blocks(streams), part_info, heldout
-
-
 def train_one(config, ref, source: Source, final: Path, track: bool = True) -> TrainResult:
     """Train one adapter into `final` (atomically) and log it to MLflow."""
     import torch
@@ -306,13 +179,15 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
         raise LtmError(f"{source.name}: nothing left to train on after holding out "
                        f"{config.corpora.heldout_fraction:.0%} — lower corpora.heldout_fraction or add text")
 
-    from .estimate import predict_train_seconds
+    from .estimate_measure import predict_train_seconds
 
     tc = config.training
     plan = recipe.plan(len(blocks), tc)
     steps = plan.steps
-    if (warning := plan.warning(final.name)) is not None and basemodel.is_main_process():
-        print(f"warning: {warning}", file=sys.stderr)
+    pages = sum(part["pages"] for part in part_info)
+    for warning in (plan.warning(final.name), plan.repeat_warning(final.name, pages)):
+        if warning is not None and basemodel.is_main_process():
+            print(f"warning: {warning}", file=sys.stderr)
     estimate = predict_train_seconds(config, steps)
 
     _preflight(config, ref)
@@ -401,6 +276,15 @@ def train_one(config, ref, source: Source, final: Path, track: bool = True) -> T
         print(f"trained {final.name}: {steps_done} steps, loss {manifest['first_loss']:.3f} → {manifest['last_loss']:.3f}, "
               f"{manifest['tokens_per_second']:,.0f} tok/s, {manifest['train_seconds']:.0f} s")
     return TrainResult(final, manifest, False)
+
+
+def tokens_text(manifest: dict) -> str:
+    """Tokens trained, spelt out ("2,541 tokens per epoch × 20 epochs = 50,820 tokens trained"):
+    "50,820/2,541 per epoch" read as a fraction."""
+    per_epoch, seen = manifest["tokens_per_epoch"], manifest["tokens_seen"]
+    epochs = manifest.get("epochs", round(seen / per_epoch, 3) if per_epoch else 0.0)
+    text = f"{per_epoch:,} tokens per epoch × {epochs:g} epoch{'' if epochs == 1 else 's'} = {seen:,} tokens trained"
+    return text + (f" ({seen / per_epoch:.0%} of the corpus)".replace("%", " %") if per_epoch and seen < per_epoch else "")
 
 
 def release_training_memory() -> None:

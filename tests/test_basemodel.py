@@ -37,7 +37,7 @@ def test_recipe_hash_changes_with_the_recipe():
 
 def test_tokenizer_learns_names_as_single_tokens():
     tokenizer = basemodel.load_tokenizer("ltm-tiny")
-    from ltm.samplegen import NAMES
+    from ltm.demo.words import NAMES
 
     single = [n for n in NAMES if len(tokenizer(" " + n, add_special_tokens=False)["input_ids"]) == 1]
     assert len(single) >= 0.8 * len(NAMES)

@@ -202,3 +202,41 @@ def test_changed_scenes_recompute_attention_entropy(choice_config):
     added = after[len(before):]
     assert len([k for k in added if k.startswith("attention")]) == 1, added
     assert len(added) == 2, added  # the edited item and the attention view; nothing else
+
+
+# ---- every cached artifact keyed in one place (ltm/keys.py) -----------------------------------
+def test_every_cached_artifact_has_its_code_pinned():
+    """Fails when the code behind a cache changed and nobody decided whether its version moves."""
+    from ltm import keys
+
+    assert keys.unpinned() == []
+
+
+def test_a_code_change_behind_an_artifact_is_caught_and_a_docstring_change_is_not(tmp_path, monkeypatch):
+    from ltm import keys
+
+    copy = tmp_path / "ltm"
+    shutil.copytree(keys.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(keys, "PACKAGE", copy)
+    monkeypatch.setattr(keys, "PINS", tmp_path / "pins.json")
+    keys.pin()
+    assert keys.unpinned() == []
+    items = copy / "testbench" / "items.py"
+    source = items.read_text(encoding="utf-8")
+    items.write_text(source.replace('"""Prefix match', '"""A prefix match', 1) + "\n# a comment\n", encoding="utf-8")
+    assert keys.unpinned() == []  # wording only: no artifact moves
+    items.write_text(source.replace("return float(short_match(scene, answer))",
+                                    "return float(short_match(scene, answer)) * 0.5", 1), encoding="utf-8")
+    flagged = keys.unpinned()
+    assert len(flagged) == 1 and flagged[0].startswith("scored items: its code changed")
+    assert "testbench/items.py" in flagged[0] and "python -m ltm.keys --pin" in flagged[0]
+
+
+def test_no_module_keeps_a_version_constant_of_its_own():
+    import re
+
+    from ltm import keys
+
+    literal = re.compile(r"^[A-Z_]*VERSION = \d", re.MULTILINE)
+    own = [p.relative_to(keys.PACKAGE).as_posix() for p in keys.PACKAGE.rglob("*.py") if literal.search(p.read_text())]
+    assert own == [], f"version constants outside ltm/keys.py: {own}"

@@ -77,7 +77,50 @@ def test_overrides_are_validated_like_the_file():
         apply_overrides(config, ["training.rank=0"])
 
 
+def test_the_old_key_testbench_variants_still_names_the_format_rows(tmp_path, capsys):
+    config = load_config(_write(tmp_path, "testbench:\n  variants: [nf4]\n"))
+    assert config.testbench.formats == ["nf4"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exp.yaml:2: testbench.variants is now testbench.formats" in err
+    changed = apply_overrides(config, ["testbench.variants=[bf16]"])
+    assert changed.testbench.formats == ["bf16"] and "testbench.formats" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="exp.yaml:2: testbench.variants: renamed to 'formats'"):
+        load_config(_write(tmp_path, "testbench:\n  variants: [nf4]\n  formats: [bf16]\n"))
+
+
 def test_relative_base_folder_resolves_against_the_config_folder(tmp_path):
     (tmp_path / "models" / "m").mkdir(parents=True)
     config = load_config(_write(tmp_path, "base:\n  model: ./models/m\n"))
     assert config.base.model == str(tmp_path / "models" / "m")
+
+
+def test_axolotl_and_llama_factory_names_suggest_the_ltm_key(tmp_path):
+    path = _write(tmp_path, "training:\n  lora_r: 8\n  micro_batch_size: 2\n  cutoff_len: 512\n"
+                            "learning_rate: 1.0e-4\nbase:\n  load_in_4bit: true\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = "\n".join(info.value.problems)
+    assert f"{path}:2: training.lora_r: unknown key — ltm calls it 'rank' (lora_r in Axolotl)" in text
+    assert f"{path}:3: training.micro_batch_size: unknown key — ltm calls it 'batch_size' (micro_batch_size in Axolotl)" in text
+    assert f"{path}:4: training.cutoff_len: unknown key — ltm calls it 'max_length' (cutoff_len in LLaMA-Factory)" in text
+    # at the wrong level: the section it belongs in
+    assert f"{path}:5: learning_rate: unknown key — ltm calls it training.learning_rate" in text
+    # a switch in the other tools is a value in ltm
+    assert f"{path}:7: base.load_in_4bit: unknown key — ltm calls it 'quantization: nf4' (load_in_4bit in Axolotl)" in text
+
+
+def test_every_other_tool_name_maps_to_a_real_ltm_key():
+    import dataclasses
+
+    from ltm.config import ExperimentConfig
+    from ltm.schema import OTHER_TOOLS, other_tool_names
+
+    names = other_tool_names()
+    assert {"lora_r", "lora_rank", "micro_batch_size", "per_device_train_batch_size", "sequence_len", "cutoff_len",
+            "num_epochs", "num_train_epochs", "gradient_accumulation_steps"} <= set(names)
+    for row in OTHER_TOOLS:
+        cls = ExperimentConfig
+        *sections, key = row.ltm_key.split(".")
+        for section in sections:
+            cls = type(next(f.default_factory() for f in dataclasses.fields(cls) if f.name == section))
+        assert key in {f.name for f in dataclasses.fields(cls)}, row.ltm_key

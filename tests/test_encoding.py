@@ -267,3 +267,66 @@ def test_utf8_is_recognised_when_the_detection_sample_cuts_a_character(tmp_path)
     label, pieces = iter_decode_file(path, chunk_size=999)
     assert label == "utf-8" == decode_bytes(data).encoding
     assert "".join(pieces) == data.decode("utf-8")
+
+
+# ------------------------------------------------------------------ ltm text: what ltm decoded
+
+
+def _ltm_text(capsys, *args):
+    from ltm.cli import main
+
+    code = main(["text", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_ltm_text_shows_a_cp1251_file_decoded_and_says_so(tmp_path, capsys):
+    from ltm import corpora
+
+    path = tmp_path / "diary.txt"
+    path.write_bytes(RUSSIAN.encode("cp1251"))
+    code, out, _ = _ltm_text(capsys, path)
+    assert code == 0
+    header, body = out.split("\n", 1)
+    assert header.startswith("# ") and "diary.txt" in header and "cp1251" in header
+    assert body == corpora.read_corpus(path).text + "\n"  # exactly the cleaned text ltm trains on
+    assert "Когда я впервые приехал" in body
+
+
+def test_ltm_text_shows_mojibake_repaired_and_names_the_repair(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(mac_roman_mojibake(RUSSIAN).encode("utf-8"))
+    code, out, err = _ltm_text(capsys, path)
+    assert code == 0
+    header, body = out.split("\n", 1)
+    assert "utf-8 (mojibake via mac-roman repaired)" in header
+    assert "Но я думаю" in body and "–ù–æ" not in body
+    assert "notes.txt" in err  # the repair is also a warning, as in ltm corpora
+
+
+def test_ltm_text_head_and_out(tmp_path, capsys):
+    from ltm import corpora
+
+    path = tmp_path / "a.txt"
+    path.write_bytes(cp1251_mojibake(RUSSIAN).encode("utf-8"))
+    code, out, _ = _ltm_text(capsys, path, "--head", 1)
+    assert code == 0
+    assert "cp1251 repaired" in out.splitlines()[0]
+    assert out.splitlines()[1:] == [RUSSIAN.splitlines()[0]]
+    target = tmp_path / "decoded.txt"
+    code, out, _ = _ltm_text(capsys, path, "--out", target)
+    assert code == 0
+    assert target.read_text(encoding="utf-8") == corpora.read_corpus(path).text
+    assert len(out.splitlines()) == 2 and str(target) in out.splitlines()[1]
+
+
+def test_ltm_text_takes_a_corpus_name_and_a_folder(repo_root, tmp_path, capsys):
+    code, out, _ = _ltm_text(capsys, "diary_ru", "--set", f"corpora.root={repo_root / 'corpora'}", "--head", 2)
+    assert code == 0
+    header = out.splitlines()[0]
+    assert "cp1251" in header and "koi8-r" in header  # a folder: each file with its encoding
+
+
+def test_ltm_text_of_a_missing_file_is_one_line(tmp_path, capsys):
+    code, out, err = _ltm_text(capsys, tmp_path / "nope.txt")
+    assert code == 2 and err.count("\n") == 1 and "nope.txt" in err

@@ -21,7 +21,7 @@ def _config(tmp_path, repo_root, model: str = QWEN, extra: str = "") -> str:
         f"corpora:\n  root: {repo_root / 'corpora'}\n  heldout_fraction: 0.05\n"
         "training:\n  max_length: 2048\n  batch_size: 8\n  grad_accum: 2\n  epochs: 2\n  gradient_checkpointing: true\n"
         f"testbench:\n  scenes: {repo_root / 'scenes'}\n  benchmarks: [arc_challenge, mmlu, gsm8k, my_own_task]\n"
-        "  benchmark_limit: 200\n  variants: [nf4]\n"
+        "  benchmark_limit: 200\n  formats: [nf4]\n"
         f"sweep:\n  trials: 4\n  seeds: [0, 1]\n{extra}")
     return str(path)
 
@@ -70,10 +70,10 @@ def test_the_users_card_config_prints_assumed_training_and_evaluation(tmp_path, 
     assert "fewer than 20 optimizer steps" in text  # the shipped 7B recipe's 3 steps are said, not hidden
     assert "not counted: benchmarks my_own_task" in text
     assert "mmlu 9,183" in text  # 57 subjects, at most 200 items each
-    # rows: base, its nf4 variant, 2 corpora, a second seed, 4 trials; base loads: 7 trainings + 7 evaluations
-    # × 2 (the base and the nf4 variant); a stage-2 pruning pass shares its trial's base
+    # rows: base, its nf4 format row, 2 corpora, a second seed, 4 trials; base loads: 7 trainings + 7 evaluations
+    # × 2 (the base and the nf4 format row); a stage-2 pruning pass shares its trial's base
     sweep = next(line for line in text.splitlines() if line.startswith("configured sweep"))
-    assert re.search(r"^configured sweep: 7 trainings ≈ .* of training \+ 9 rows, 1 format variant \+ 4 choice-only "
+    assert re.search(r"^configured sweep: 7 trainings ≈ .* of training \+ 9 rows, 1 format row \+ 4 choice-only "
                      r"passes ≈ .* of evaluation \+ 21 base loads ≈ .* = [\d.]+ (s|min|h) \(assumed, not measured\)$",
                      sweep), sweep
 

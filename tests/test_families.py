@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from ltm import families
+from ltm.demo.words import NAMES
 from ltm.errors import LtmError
-from ltm.samplegen import NAMES
-from ltm.scenegen import render
+from ltm.scene_yaml import render
 from ltm.scenes import load_scenes
 
 OWN = ["transitive", "syllogism_chain", "who_holds", "arithmetic"]

@@ -96,19 +96,19 @@ def test_commands_run_the_preflight_first_and_skip_it_on_request(command, tmp_pa
     assert reached and "stopped after the preflight" in capsys.readouterr().err
 
 
-def test_an_nf4_variant_row_needs_bitsandbytes_when_evaluating(nano_config, monkeypatch):
-    """testbench.variants: [nf4] loads the base in 4 bits for its row even when training is bf16."""
+def test_an_nf4_format_row_needs_bitsandbytes_when_evaluating(nano_config, monkeypatch):
+    """testbench.formats: [nf4] loads the base in 4 bits for its row even when training is bf16."""
     monkeypatch.setattr(preflight, "_forced", set())
     broken = facts(**FIXED, bnb_version="0.44.1", bnb_error="RuntimeError: no kernel image is available")
-    nano_config.testbench.variants = ["nf4"]
+    nano_config.testbench.formats = ["nf4"]
     preflight.ensure(nano_config, facts=broken, evaluating=False)  # training alone does not use it
-    with pytest.raises(LtmError, match="testbench.variants"):
+    with pytest.raises(LtmError, match="testbench.formats"):
         preflight.ensure(nano_config, facts=broken)
 
 
 def test_a_sweep_forced_past_a_mismatch_trains_past_it_too(nano_config, monkeypatch):
     monkeypatch.setattr(preflight, "_forced", set())
-    nano_config.testbench.variants = ["nf4"]
+    nano_config.testbench.formats = ["nf4"]
     preflight.ensure(nano_config, force=True, facts=facts(**BLACKWELL))              # the sweep's start
     preflight.ensure(nano_config, facts=facts(**BLACKWELL), evaluating=False)        # each training
     with pytest.raises(LtmError, match="bitsandbytes"):  # a problem not forced still stops

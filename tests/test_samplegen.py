@@ -1,15 +1,18 @@
 """The shipped sample corpora and pretraining text are what the seeded generator makes, and
 they have the properties the design notes measured as necessary."""
 
+import json
 import re
 
 import pytest
 
-from ltm import corpora, samplegen
+from ltm import corpora
+from ltm.demo import sample_corpora, words
+from ltm.demo.pretrain_text import generate_pretrain_text
 
 CONCLUSION = re.compile(r"^(?:So|Therefore|This means that|It follows that) (\w+) is (\w+) than (\w+)\.$")
 RELATION = re.compile(r"^(\w+) is (\w+) than (\w+)\.$")
-MORE = {more: more for more, _ in samplegen.RELATIONS} | {less: more for more, less in samplegen.RELATIONS}
+MORE = {more: more for more, _ in words.RELATIONS} | {less: more for more, less in words.RELATIONS}
 
 
 def _files(folder):
@@ -42,7 +45,7 @@ def _implied(premises, conclusion):
 
 @pytest.fixture(scope="module")
 def pretrain():
-    return samplegen.generate_pretrain_text()
+    return generate_pretrain_text()
 
 
 def _text(repo_root, name):
@@ -50,9 +53,18 @@ def _text(repo_root, name):
 
 
 def test_regenerating_with_the_seed_gives_the_shipped_files(repo_root, tmp_path, pretrain):
-    samplegen.generate_corpora(tmp_path)
+    sample_corpora.generate_corpora(tmp_path)
     assert _files(tmp_path) == _files(repo_root / "corpora")
     assert pretrain.encode("utf-8") == (repo_root / "ltm" / "data" / "pretrain.txt").read_bytes()
+
+
+def test_heldout_text_and_benchmark_items_are_what_the_generator_writes_into_the_package(repo_root):
+    # sample_corpora writes ltm/data and ltm/tasks by default: its package root must stay ltm/, not ltm/demo/
+    assert sample_corpora._PACKAGE.resolve() == (repo_root / "ltm").resolve()
+    heldout = generate_pretrain_text(words.SEED + 1, target_words=6_000)
+    assert heldout.encode("utf-8") == (repo_root / "ltm" / "data" / "general_heldout.txt").read_bytes()
+    items = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in sample_corpora.generate_benchmark_items())
+    assert items.encode("utf-8") == (repo_root / "ltm" / "tasks" / "ltm_relations.jsonl").read_bytes()
 
 
 def test_corpora_are_of_similar_size(repo_root):
@@ -63,12 +75,12 @@ def test_corpora_are_of_similar_size(repo_root):
 
 
 def test_unseen_names_never_occur_in_generated_text(repo_root, pretrain):
-    assert not set(samplegen.UNSEEN_NAMES) & set(samplegen.NAMES)
+    assert not set(words.UNSEEN_NAMES) & set(words.NAMES)
     texts = [corpora.read_corpus(p).text for p in corpora.discover([repo_root / "corpora"])] + [pretrain]
-    for name in samplegen.UNSEEN_NAMES + samplegen.UNSEEN_WORDS:
+    for name in words.UNSEEN_NAMES + words.UNSEEN_WORDS:
         # the word itself and its plural; "drin" inside "drinks" is another word
         assert not any(re.search(rf"\b{name}(s|es)?\b", t, re.IGNORECASE) for t in texts), name
-    assert not set(samplegen.UNSEEN_WORDS) & set(samplegen.NONSENSE_WORDS)
+    assert not set(words.UNSEEN_WORDS) & set(words.NONSENSE_WORDS)
 
 
 def test_pretraining_text_states_relations_but_never_concludes_a_chain(pretrain):
@@ -87,7 +99,7 @@ def test_pretraining_relation_sentences_never_share_a_name_within_a_paragraph(pr
 
 def test_pretraining_repeats_names_in_most_english_paragraphs(pretrain):
     english = [p for p in pretrain.split("\n\n") if not re.search("[а-я]", p)]
-    repeated = [p for p in english if any(len(re.findall(rf"\b{n}\b", p)) >= 2 for n in samplegen.NAMES)]
+    repeated = [p for p in english if any(len(re.findall(rf"\b{n}\b", p)) >= 2 for n in words.NAMES)]
     assert len(repeated) > 0.5 * len(english)
     assert re.search("[а-яА-Я]{4}", pretrain)
 
@@ -125,7 +137,7 @@ def test_shuffled_corpus_keeps_no_transitive_chain_intact(repo_root):
 
 
 def test_who_holds_what_answers_follow_the_moves(repo_root):
-    stories = [p for p in _text(repo_root, "who_holds_what").split("\n\n") if p.startswith(tuple(samplegen.NAMES))]
+    stories = [p for p in _text(repo_root, "who_holds_what").split("\n\n") if p.startswith(tuple(words.NAMES))]
     moves = [(r"^(\w+) has the (\w+)\.$", 1, 2), (r"^(\w+) (?:gives|hands) the (\w+) to (\w+)\.$", 3, 2),
              (r"^(\w+) throws the (\w+) to (\w+),", 3, 2), (r"^(?:Later )?(\w+) takes the (\w+) (?:from|out of)", 1, 2)]
     last_named_wins = 0

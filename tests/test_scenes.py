@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ltm import scenegen
+from ltm.demo import sample_scenes
+from ltm.demo.scene_tools import MAX_PIECES, _size
+from ltm.demo.scenes_consistency import NEGATED_LEAD
+from ltm.demo.teaching import derivable
+from ltm.demo.words import NONSENSE_WORDS, UNSEEN_NAMES, UNSEEN_WORDS, plural
 from ltm.errors import ConfigError, LtmError
-from ltm.samplegen import NONSENSE_WORDS, UNSEEN_NAMES, UNSEEN_WORDS, derivable, plural
+from ltm.scene_yaml import HEADER
 from ltm.scenes import MEASURES, VARIANTS, SceneSet, load_scenes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +52,7 @@ def test_shipped_scenes_load_and_cover_every_measure(shipped):
 
 def test_every_item_fits_the_tiny_base_context(shipped):
     for s in shipped.items:
-        assert scenegen._size({"context": shipped.input_text(s), "prompt": "", "choices": s.choices}) <= scenegen.MAX_PIECES, s.id
+        assert _size({"context": shipped.input_text(s), "prompt": "", "choices": s.choices}) <= MAX_PIECES, s.id
 
 
 def test_depth_items_are_derivable_non_adjacent_and_balanced_against_the_shortcut(shipped):
@@ -121,7 +125,7 @@ def test_syllogism_items_follow_from_their_premises_and_are_balanced(shipped):
             continue
         wrong = next(c for c in s.choices if c != s.answer)
         # "It is false that <choice>": the right choice is the one that does not follow
-        held, denied = (wrong, s.answer) if s.prompt == scenegen.NEGATED_LEAD else (s.answer, wrong)
+        held, denied = (wrong, s.answer) if s.prompt == NEGATED_LEAD else (s.answer, wrong)
         assert syllogism_follows(s.context, held) and not syllogism_follows(s.context, denied), s.id
         negative = " not " in held or held.startswith("no ")
         polarity.setdefault((s.measure, s.steps), []).append(negative)
@@ -212,12 +216,12 @@ def test_consistency_groups_and_chains(shipped):
 
 # ------------------------------------------------------------------ (b) reproducible
 def test_generator_reproduces_the_shipped_files_byte_identically(tmp_path, capsys):
-    assert scenegen.main(["--out", str(tmp_path / "tmp")]) == 0
+    assert sample_scenes.main(["--out", str(tmp_path / "tmp")]) == 0
     made = sorted(p.name for p in (tmp_path / "tmp").iterdir())
     assert made == sorted(p.name for p in SCENES.glob("*.yaml"))
     for name in made:
-        assert (tmp_path / "tmp" / name).read_bytes() == (SCENES / name).read_bytes(), f"regenerate: python -m ltm.scenegen ({name})"
-        assert (SCENES / name).read_text(encoding="utf-8").startswith(scenegen.HEADER)
+        assert (tmp_path / "tmp" / name).read_bytes() == (SCENES / name).read_bytes(), f"regenerate: python -m ltm.demo.sample_scenes ({name})"
+        assert (SCENES / name).read_text(encoding="utf-8").startswith(HEADER)
 
 
 # ------------------------------------------------------------------ (c) aimed at teaching corpora, no copies
@@ -358,8 +362,8 @@ def test_all_problems_of_a_file_come_at_once(tmp_path):
 # ------------------------------------------------------------------ (e) docs
 def test_docs_hold_the_generated_field_table(repo_root):
     docs = (repo_root / "docs" / "scenes.md").read_text(encoding="utf-8")
-    assert scenegen.scene_reference_markdown() in docs, "paste the output of: python -m ltm.scenegen --reference"
-    assert "python -m ltm.scenegen" in docs
+    assert sample_scenes.scene_reference_markdown() in docs, "paste the output of: python -m ltm.demo.sample_scenes --reference"
+    assert "python -m ltm.demo.sample_scenes" in docs
 
 
 def test_the_docs_example_file_loads(repo_root, tmp_path):

@@ -122,3 +122,13 @@ def test_failed_trials_are_listed_with_their_reason(run_dir):
 def test_missing_results_folder_is_a_one_line_error(tmp_path):
     with pytest.raises(LtmError, match="run `ltm eval`"):
         load_run(tmp_path / "nope")
+
+
+def test_format_rows_of_older_runs_still_score(run_dir):
+    """Results written before the rename call a format row's kind "variant": read as "format"."""
+    _write_row(run_dir, "base-nf4", "variant", _records(0.5, 5))
+    _write_row(run_dir, "base-bf16", "format", _records(0.5, 6))
+    rows = {r.name: r for r in load_run(run_dir)}
+    assert rows["base-nf4"].summary["kind"] == rows["base-bf16"].summary["kind"] == "format"
+    names = [s.row.name for s in score(list(rows.values()), WEIGHTS, resamples=200)]
+    assert "base-nf4" in names and "base-bf16" in names

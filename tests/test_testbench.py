@@ -222,16 +222,16 @@ def test_cli_eval_reports_a_bad_scene_in_one_line(tmp_path, capsys, repo_root):
     assert err.count("\n") == 1 and "bad.yaml:6" in err and "not among the choices" in err
 
 
-def test_variant_rows_and_pairwise_judging_vs_the_base(eval_config, trained_adapter):
+def test_format_rows_and_pairwise_judging_vs_the_base(eval_config, trained_adapter):
     from ltm.testbench.run import evaluate
 
-    eval_config.testbench.variants = ["bf16"]
+    eval_config.testbench.formats = ["bf16"]
     result = evaluate(eval_config, adapters=[trained_adapter], track=False, quiet=True)
     assert list(result.summaries) == ["base", trained_adapter.name, "base-bf16"]
-    variant = result.summaries["base-bf16"]
-    assert variant["kind"] == "variant" and variant["dtype"] == "bf16"
+    fmt = result.summaries["base-bf16"]
+    assert fmt["kind"] == "format" and fmt["dtype"] == "bf16"
     base = result.summaries["base"]
-    assert variant["margin"] != base["margin"]  # another format, slightly different numbers
-    assert abs(variant["ppl_general"] - base["ppl_general"]) / base["ppl_general"] < 0.05
+    assert fmt["margin"] != base["margin"]  # another format, slightly different numbers
+    assert abs(fmt["ppl_general"] - base["ppl_general"]) / base["ppl_general"] < 0.05
     pairwise = result.summaries[trained_adapter.name].get("judge_pairwise_vs_base")
     assert pairwise is None or -1.0 <= pairwise <= 1.0

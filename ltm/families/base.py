@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 from ..errors import LtmError
 
-# Names no ltm teaching corpus uses (samplegen.NAMES) and none that the pressure variant
-# "unseen names" uses (samplegen.UNSEEN_NAMES): a family item shares no entity with the
+# Names no ltm teaching corpus uses (ltm.demo.words.NAMES) and none that the pressure variant
+# "unseen names" uses (ltm.demo.words.UNSEEN_NAMES): a family item shares no entity with the
 # corpora unless its `names: seen` control asks for exactly that.
 FRESH_NAMES = ["Aaron", "Bruno", "Clara", "Derek", "Elsa", "Felix", "Greta", "Henry", "Irene", "Jonas", "Karla",
                "Lucas", "Marta", "Nadia", "Otto", "Paula", "Quinn", "Rita", "Simon", "Tessa", "Ulla", "Viktor",
                "Wanda", "Yusuf", "Zelda", "Agnes", "Boris", "Cecil", "Dalia", "Edgar", "Flora", "Gideon", "Hilda",
                "Igor", "Judith", "Kevin", "Lionel", "Mabel", "Norma", "Philip"]
-# Category words of no meaning, none of them in samplegen's NONSENSE_WORDS or UNSEEN_WORDS.
+# Category words of no meaning, none of them in ltm.demo.words' NONSENSE_WORDS or UNSEEN_WORDS.
 FRESH_WORDS = ["bliv", "crunt", "dalp", "frell", "gazz", "hoob", "jeck", "lurn", "mofe", "nerp", "pilk", "rask",
                "sloob", "teff", "vorn", "wemp", "yilt", "zusk", "chab", "drom", "bren", "clof", "dusp", "fint", "grub",
                "holm", "jart", "kelp", "lomp", "mirk", "nuff", "pobb", "quell", "rint", "shab", "trog", "vell", "whin",
@@ -140,7 +140,7 @@ def rename_item(item: dict, mapping: dict[str, str]) -> dict:
 
 def name_pool(knobs: dict) -> list[str]:
     """Fresh names (the default), or the teaching corpora's own names (`names: seen`, the control)."""
-    from ..samplegen import NAMES
+    from ..demo.words import NAMES
 
     return list(NAMES) if knobs.get("names") == "seen" else list(FRESH_NAMES)
 

@@ -18,8 +18,8 @@ import random
 import re
 from functools import cache
 
+from ..demo.words import NAMES, UNSEEN_NAMES
 from ..errors import LtmError
-from ..samplegen import NAMES, UNSEEN_NAMES
 from .base import FRESH_NAMES, Family, choice_item, rename_item
 
 _RELATIONS = ["mother", "father", "sister", "brother", "daughter", "son", "wife", "husband", "grandmother",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from ..samplegen import RELATIONS, UNSEEN_NAMES, plural
+from ..demo.words import RELATIONS, UNSEEN_NAMES, plural
 from .base import FRESH_WORDS, Family, choice_item, interleave, name_pool, rename, rename_item
 
 _LEADS = ["So", "Therefore", "It follows that"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from ..samplegen import UNSEEN_NAMES
+from ..demo.words import UNSEEN_NAMES
 from .base import Family, choice_item, name_pool, rename_item
 
 _OBJECTS = ["key", "ball", "book", "coin", "cup", "hat", "lamp", "letter", "ring", "spoon"]

@@ -40,7 +40,7 @@ def list_families() -> str:
 
 def write_family(name: str, n: int, seed: int, level: int | None, difficulty: str | None, out: str | None) -> Path:
     """Generate `n` clean items (with their variants) and write them as one scene file."""
-    from ..scenegen import render
+    from ..scene_yaml import render
 
     family = get(name)
     parsed_level, knobs = parse_difficulty(difficulty)

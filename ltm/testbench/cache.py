@@ -19,18 +19,24 @@ import json
 import os
 from pathlib import Path
 
-TESTBENCH_VERSION = 2  # bump when scoring changes, so old cached records are not reused
+from ..keys import version
+
+TESTBENCH_VERSION = version("scored items")  # ltm/keys.py: every cached artifact, its key and its code
 
 
 def _digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def row_key(base_fingerprint: str, row, decoding, judge_name: str | None) -> str:
-    return _digest({"v": TESTBENCH_VERSION, "base": base_fingerprint, "quantization": row.quantization,
-                    "dtype": row.dtype, "adapter": row.adapter_hash, "weights": row.weights_sha256,
-                    "decoding": dataclasses.asdict(decoding),
-                    "judge": judge_name})
+def row_key(base_fingerprint: str, row, decoding, judge_name: str | None, generator: str = "hf") -> str:
+    """`generator`: who wrote the row's answers (vLLM's differ from transformers' in the last bits);
+    left out of the key for the default, so caches from before the vLLM backend stay valid."""
+    fields = {"v": TESTBENCH_VERSION, "base": base_fingerprint, "quantization": row.quantization,
+              "dtype": row.dtype, "adapter": row.adapter_hash, "weights": row.weights_sha256,
+              "decoding": dataclasses.asdict(decoding), "judge": judge_name}
+    if generator != "hf":
+        fields["generator"] = generator
+    return _digest(fields)
 
 
 # Scene fields added after items were cached: left out of the key while empty, so the shipped

@@ -84,9 +84,19 @@ def score_choices(model, tokenizer, scenes: SceneSet, items: list[Scene], batch_
     return records
 
 
-def score_short(model, tokenizer, scenes: SceneSet, items: list[Scene], decoding, batch_size: int) -> list[dict]:
+def _answers(model, tokenizer, prompts: list[str], decoding, batch_size: int, answerer, **cut) -> list[str]:
+    """The row's answers: from the transformers model, or from `answerer` (the vLLM engine's row)."""
+    if not prompts:
+        return []
+    if answerer is not None:
+        return answerer(prompts, decoding, **cut)
+    return generate(model, tokenizer, prompts, decoding, batch_size, **cut)
+
+
+def score_short(model, tokenizer, scenes: SceneSet, items: list[Scene], decoding, batch_size: int,
+                answerer=None) -> list[dict]:
     prompts = [scenes.input_text(s) for s in items]
-    answers = generate(model, tokenizer, prompts, decoding, batch_size, max_new_tokens=16, stop_at_newline=True) if items else []
+    answers = _answers(model, tokenizer, prompts, decoding, batch_size, answerer, max_new_tokens=16, stop_at_newline=True)
     records = []
     for scene, answer in zip(items, answers, strict=True):
         score = short_score(scene, answer)
@@ -97,10 +107,10 @@ def score_short(model, tokenizer, scenes: SceneSet, items: list[Scene], decoding
 
 
 def score_open(model, tokenizer, scenes: SceneSet, items: list[Scene], decoding, batch_size: int,
-               judge, corpus_grams: set | None, judge_context) -> list[dict]:
+               judge, corpus_grams: set | None, judge_context, answerer=None) -> list[dict]:
     """Generate, run the automatic checks, then ask the judge (with adapters disabled)."""
     prompts = [scenes.input_text(s) for s in items]
-    answers = generate(model, tokenizer, prompts, decoding, batch_size) if items else []
+    answers = _answers(model, tokenizer, prompts, decoding, batch_size, answerer)
     records = []
     for scene, prompt, answer in zip(items, prompts, answers, strict=True):
         record = _base_record(scenes, scene)

@@ -111,16 +111,19 @@ class Benchmarks:
         """Item-cache key of these benchmarks' result on a row (see ``cache_key``)."""
         return cache_key(self.manager, self.tasks, self.limit, self.num_fewshot)
 
-    def run(self, model, tokenizer) -> tuple[dict[str, dict[str, float]], list[dict]]:
-        """Return ({task: {metric: value}}, per-item records) for the model as it is now."""
+    def run(self, model, tokenizer, generator=None) -> tuple[dict[str, dict[str, float]], list[dict]]:
+        """Return ({task: {metric: value}}, per-item records) for the model as it is now.
+
+        `generator`: answers lm-eval's ``generate_until`` requests instead of the model (the vLLM
+        engine's row); log-likelihood requests always go to the model."""
         from lm_eval import simple_evaluate
-        from lm_eval.models.huggingface import HFLM
 
         _quiet()
         os.environ["TQDM_DISABLE"] = "1"  # lm-eval draws a bar per request type; ours covers the row
         if self._lm is None:
-            self._lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=self.batch_size)
+            self._lm = _lm_class()(pretrained=model, tokenizer=tokenizer, batch_size=self.batch_size)
         self._lm._model = model  # the same object for every row; peft switches the adapter inside it
+        self._lm.generator = generator
         try:
             out = simple_evaluate(model=self._lm, tasks=self.tasks, num_fewshot=self.num_fewshot, limit=self.limit,
                                   task_manager=self.manager, use_cache=None, cache_requests=False, log_samples=True,
@@ -144,6 +147,21 @@ class Benchmarks:
                                              if isinstance(r, (list, tuple)) and r and isinstance(r[0], (int, float))],
                                 **sample_metrics(sample)})
         return metrics, records
+
+
+def _lm_class():
+    """lm-eval's HFLM, with generation handed to another engine when one is set (testbench.backend: vllm)."""
+    from lm_eval.models.huggingface import HFLM
+
+    class RowLM(HFLM):
+        generator = None
+
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            if self.generator is None:
+                return super().generate_until(requests, disable_tqdm=disable_tqdm)
+            return self.generator(requests)
+
+    return RowLM
 
 
 def sample_metrics(sample: dict) -> dict[str, float]:

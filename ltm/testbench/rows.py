@@ -1,4 +1,4 @@
-"""The rows of a test: the base, its format variants, and each adapter on one loaded base.
+"""The rows of a test: the base, its format rows, and each adapter on one loaded base.
 
 Loading a 7B–14B base takes minutes; switching a LoRA adapter takes under a millisecond.
 So the base is loaded once, every adapter is attached to it with ``load_adapter`` and made
@@ -25,10 +25,10 @@ PROBE = "Anna is taller than Ben. Ben is taller than Carl. So Anna is taller tha
 
 @dataclass
 class Row:
-    """One column of the comparison: the base (adapter None), a format variant, or an adapter."""
+    """One column of the comparison: the base (adapter None), a format row, or an adapter."""
 
     name: str
-    kind: str                      # "base" | "variant" | "adapter"
+    kind: str                      # "base" | "format" | "adapter" (results of older runs: "variant" for "format")
     adapter: Path | None = None
     manifest: dict = field(default_factory=dict)
     quantization: str = "none"
