@@ -37,6 +37,9 @@ The loop on disk, under the config's ``runs_dir`` (default ``runs/``):
    ``runs/results/<run>/ltm_results_table.csv`` (and ``.md``, ``.png``) beside it.
 
 ``ltm sweep`` / ``ltm overnight`` run 1–3 once per Optuna trial, then score the whole run.
+Every cached artifact (bases, adapters, scored items, verdicts, calibrations), where it lives
+and what its key depends on: ltm/keys.py (``python -m ltm.keys``). Not on the loop: ltm/demo/
+makes the sample corpora and shipped scenes that the demo and the tests run on.
 """
 
 __version__ = "0.1.0"

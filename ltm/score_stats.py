@@ -238,7 +238,7 @@ def _seed_pooled_row(members: list[RowData], raw: dict, measures: list[str], rng
     first = min(members, key=lambda r: (r.summary.get("training") or {}).get("seed"))
     name = f"{first.summary['corpus']} ({len(members)} seeds)"
     summary = {**first.summary, "row": name, "kind": "corpus", "members": [r.name for r in members]}
-    for key in ("ppl_general", "ppl_heldout"):
+    for key in ("ppl_general", "ppl_heldout", "ppl_heldout_base"):
         values = [r.summary.get(key) for r in members if r.summary.get(key)]
         summary[key] = float(np.mean(values)) if values else None
     item = Scored(RowData(name, summary, {}), seeds=sorted((r.summary.get("training") or {}).get("seed") for r in members))

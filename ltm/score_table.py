@@ -45,6 +45,7 @@ def table_rows(scored: list[Scored], merges: dict[str, dict] | None = None) -> l
             row[f"{measure}_hi"] = _num(interval.hi)
         row.update({
             "ppl_general": _num(s.get("ppl_general")), "ppl_heldout": _num(s.get("ppl_heldout")),
+            "ppl_heldout_base": _num(s.get("ppl_heldout_base")),
             "composite": _num(item.composite.value), "composite_lo": _num(item.composite.lo),
             "composite_hi": _num(item.composite.hi), "delta_vs_base": _num(item.delta.value),
             "delta_lo": _num(item.delta.lo), "delta_hi": _num(item.delta.hi), "delta_p_holm": _num(item.delta_p),

@@ -235,3 +235,20 @@ def test_format_rows_and_pairwise_judging_vs_the_base(eval_config, trained_adapt
     assert abs(fmt["ppl_general"] - base["ppl_general"]) / base["ppl_general"] < 0.05
     pairwise = result.summaries[trained_adapter.name].get("judge_pairwise_vs_base")
     assert pairwise is None or -1.0 <= pairwise <= 1.0
+
+
+def test_an_adapter_row_carries_the_base_perplexity_on_its_own_held_out_text(eval_config, trained_adapter, nano):
+    """ppl_heldout of an adapter means little alone: the base on the same held-out files is beside it."""
+    from ltm.testbench.perplexity import perplexity
+    from ltm.testbench.run import evaluate
+
+    result = evaluate(eval_config, adapters=[trained_adapter], track=False, quiet=True)
+    summary = result.summaries[trained_adapter.name]
+    _, model, tokenizer = nano
+    held = [p.read_text(encoding="utf-8") for p in sorted((trained_adapter / "heldout").glob("*.txt"))]
+    tb = eval_config.testbench
+    expected = sum(perplexity(model, tokenizer, t, max(1, tb.batch_size // 2), batch_tokens=tb.batch_tokens)
+                   for t in held) / len(held)
+    assert summary["ppl_heldout_base"] == pytest.approx(expected, rel=1e-4)
+    assert summary["ppl_heldout"] < summary["ppl_heldout_base"]  # the adapter learned its own corpus
+    assert "ppl_heldout_base" not in result.summaries["base"]

@@ -20,8 +20,10 @@ from .rows import Row
 ATTENTION_PROMPTS = 64  # scene prompts used for the attention view
 
 
-def perplexities(model, tokenizer, row: Row, general_text: str, testbench, cached) -> dict:
-    """ppl_general on `general_text`; for an adapter also ppl_heldout, the mean over its held-out files."""
+def perplexities(model, tokenizer, row: Row, general_text: str, testbench, cached, base_context=None) -> dict:
+    """ppl_general on `general_text`; for an adapter also ppl_heldout, the mean over its held-out files,
+    and ppl_heldout_base, the base's on the same files (inside `base_context`, adapters off): an
+    adapter's own text has no base row to compare with otherwise."""
     from .perplexity import perplexity
 
     batch = max(1, testbench.batch_size // 2)
@@ -31,15 +33,26 @@ def perplexities(model, tokenizer, row: Row, general_text: str, testbench, cache
     out["ppl_general"] = cached(f"ppl:general:{digest}",
                                 lambda: perplexity(model, tokenizer, general_text, batch, batch_tokens=tokens))
     if row.adapter is not None:
-        values = []
+        values, base_values = [], []
         for path in sorted((row.adapter / "heldout").glob("*.txt")):
             held = path.read_text(encoding="utf-8")
             digest = hashlib.sha256(held.encode()).hexdigest()[:12]
             values.append(cached(f"ppl:heldout:{digest}",
                                  lambda held=held: perplexity(model, tokenizer, held, batch, batch_tokens=tokens)))
-        values = [v for v in values if v is not None]
-        out["ppl_heldout"] = round(sum(values) / len(values), 6) if values else None
+            if base_context is not None:
+                def on_base(held=held):
+                    with base_context():
+                        return perplexity(model, tokenizer, held, batch, batch_tokens=tokens)
+                base_values.append(cached(f"ppl:heldout-base:{digest}", on_base))
+        out["ppl_heldout"] = _mean(values)
+        if base_context is not None:
+            out["ppl_heldout_base"] = _mean(base_values)
     return out
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 6) if values else None
 
 
 def benchmarks(bench, model, tokenizer, generator, cached) -> tuple[dict, list[dict]]:

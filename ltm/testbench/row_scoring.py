@@ -67,7 +67,8 @@ class RowScorer:
             bench_records: list[dict] = []
             attention = None
             if not self.scenes_only:
-                summary.update(row_measures.perplexities(model, self.tokenizer, row, self.general_text, tb, cached))
+                summary.update(row_measures.perplexities(model, self.tokenizer, row, self.general_text, tb, cached,
+                                                         base_context=holder.disabled))
                 if self.benchmarks is not None:
                     summary["benchmarks"], bench_records = row_measures.benchmarks(
                         self.benchmarks, model, self.tokenizer, self._bench_generator(row), cached)

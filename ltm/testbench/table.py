@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def print_table(summaries: dict[str, dict]) -> None:
     columns = ["accuracy", "margin", "depth", "depth_max_steps", "consistency", "pressure", "novelty", "compression",
-               "ppl_general", "ppl_heldout"]
+               "ppl_general", "ppl_heldout", "ppl_heldout_base"]
     width = max([len(n) for n in summaries] + [4])
     print(f"{'row':<{width}}  " + "  ".join(f"{c:>11}" for c in columns))
     for name, summary in summaries.items():
@@ -34,6 +34,7 @@ TABLE_LEGEND = """\
     groups answered all right · pressure: share of clean items answered right both clean and distorted ·
     novelty, compression: judged, 0–1 · family.<name>: accuracy on a scene family at its calibrated level
   ppl_general: perplexity on general text (scoring.general_text; its rise vs the base is forgetting) ·
-    ppl_heldout: perplexity on the held-out tail of the adapter's own corpus (corpora.heldout_fraction); the base
-    and its format rows have no corpus of their own, so theirs is — (compare them on ppl_general)
+    ppl_heldout: perplexity on the held-out tail of the adapter's own corpus (corpora.heldout_fraction) ·
+    ppl_heldout_base: the base's perplexity on that same tail, beside it; the base and its format rows have no
+    corpus of their own, so theirs are — (compare them on ppl_general)
   — : not measured for this row"""

@@ -133,9 +133,11 @@ class Engine:
 def engine(base_path: Path, config, adapters: list[Path]) -> Engine:
     """The process's engine for this base and settings, started once (minutes for a 7B base).
 
-    A later call with an adapter of a larger rank than the engine holds starts a new one."""
+    Its LoRA slots are sized for the largest rank among the adapters, `training.rank` and the
+    sweep's `ranks`, so a sweep's later trials do not restart it; an adapter of a larger rank
+    still starts a new one."""
     require_vllm()
-    rank = lora_rank_bound([adapter_rank(a) for a in adapters])
+    rank = lora_rank_bound([adapter_rank(a) for a in adapters] + [config.training.rank, *config.sweep.ranks])
     settings = config.testbench.vllm
     key = (str(base_path), config.base.dtype, settings.gpu_memory_utilization, settings.max_loras,
            settings.max_model_len, settings.enforce_eager, config.testbench.decoding.seed)
@@ -146,7 +148,14 @@ def engine(base_path: Path, config, adapters: list[Path]) -> Engine:
 
     for old in [k for k in _ENGINES if k[0] == key[0]]:
         del _ENGINES[old]  # one engine per base: its memory goes before the next one starts
-    options = {"dtype": "auto" if config.base.dtype in ("auto", None) else config.base.dtype}
+    import torch
+
+    from ..basemodel import torch_dtype
+
+    # The dtype transformers gets for the same base (bf16 on CUDA, fp32 on a CPU): vLLM's own
+    # "auto" runs an fp32 checkpoint in half precision, and the answers of the two backends drift.
+    compute = torch_dtype(config.base.dtype or "auto", torch.cuda.is_available())
+    options = {"dtype": str(compute).removeprefix("torch.")}
     if settings.max_model_len:
         options["max_model_len"] = settings.max_model_len
     try:
