@@ -88,7 +88,7 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
 
     p = sub.add_parser("estimate", help="time and memory to train 1/10/100/1000 pages, and the configured sweep's night",
                        description="Measure tokens per page on your corpora and throughput with a short calibration "
-                                   "run (cached per machine and config); print time per page count, per corpus and for "
+                                   "run (cached under runs_dir/estimate/ per machine and config); print time per page count, per corpus and for "
                                    "the configured sweep (training + evaluation), and memory. Where this machine cannot "
                                    "run the config (no CUDA for a bf16 GPU config, or the base is not here) every rate "
                                    "is derived from stated assumptions for a card (--card, --assume), each printed with "
