@@ -214,15 +214,14 @@ def _adapters(model, adapters: int):
 
 
 def hf_generate_speed(model, shape: Shape, device: str, adapters: int = 4, new_tokens: int = 32) -> dict:
-    """Items/s of ltm's transformers generation (testbench.backend: hf) over `adapters` adapters."""
-    from types import SimpleNamespace
-
+    """Items/s of transformers generation as ltm's testbench.generate runs it (left-padded batches of
+    16, greedy; testbench.backend: hf) over `adapters` adapters. Token ids in, no text out, and
+    `min_new_tokens`, so that every answer is `new_tokens` long, as in the vLLM part."""
     import torch
 
     peft_model = _adapters(model, adapters)
     prompts = generation_prompts(shape)
     pad = torch.tensor(0, device=device)
-    decoding = SimpleNamespace(max_new_tokens=new_tokens, repetition_penalty=1.0, temperature=0.0, top_p=1.0, seed=0)
 
     def run(ids_list):
         width = max(len(ids) for ids in ids_list)
@@ -231,7 +230,7 @@ def hf_generate_speed(model, shape: Shape, device: str, adapters: int = 4, new_t
                                                                              device=device)[:, None]).long()
         with torch.no_grad():
             peft_model.generate(input_ids=ids, attention_mask=mask, pad_token_id=0, min_new_tokens=new_tokens,
-                                max_new_tokens=decoding.max_new_tokens, do_sample=False)
+                                max_new_tokens=new_tokens, do_sample=False)
 
     run(prompts[:2])  # warm-up
     _sync(device)

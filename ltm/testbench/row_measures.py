@@ -20,10 +20,11 @@ from .rows import Row
 ATTENTION_PROMPTS = 64  # scene prompts used for the attention view
 
 
-def perplexities(model, tokenizer, row: Row, general_text: str, testbench, cached, base_context=None) -> dict:
+def perplexities(model, tokenizer, row: Row, general_text: str, testbench, cached, base=None) -> dict:
     """ppl_general on `general_text`; for an adapter also ppl_heldout, the mean over its held-out files,
-    and ppl_heldout_base, the base's on the same files (inside `base_context`, adapters off): an
-    adapter's own text has no base row to compare with otherwise."""
+    and, with `base` = (a context that turns the adapters off, the base row's `cached`),
+    ppl_heldout_base: the base's on the same files, kept with the base's figures. An adapter's own
+    text has no base row to compare with otherwise."""
     from .perplexity import perplexity
 
     batch = max(1, testbench.batch_size // 2)
@@ -34,18 +35,19 @@ def perplexities(model, tokenizer, row: Row, general_text: str, testbench, cache
                                 lambda: perplexity(model, tokenizer, general_text, batch, batch_tokens=tokens))
     if row.adapter is not None:
         values, base_values = [], []
+        adapters_off, base_cached = base if base is not None else (None, None)
         for path in sorted((row.adapter / "heldout").glob("*.txt")):
             held = path.read_text(encoding="utf-8")
             digest = hashlib.sha256(held.encode()).hexdigest()[:12]
             values.append(cached(f"ppl:heldout:{digest}",
                                  lambda held=held: perplexity(model, tokenizer, held, batch, batch_tokens=tokens)))
-            if base_context is not None:
+            if base is not None:
                 def on_base(held=held):
-                    with base_context():
+                    with adapters_off():
                         return perplexity(model, tokenizer, held, batch, batch_tokens=tokens)
-                base_values.append(cached(f"ppl:heldout-base:{digest}", on_base))
+                base_values.append(base_cached(f"ppl:heldout:{digest}", on_base))
         out["ppl_heldout"] = _mean(values)
-        if base_context is not None:
+        if base is not None:
             out["ppl_heldout_base"] = _mean(base_values)
     return out
 

@@ -35,6 +35,9 @@ class RowScorer:
         self.judging = RowJudge(config, scenes, tokenizer, ref)
         self.engine = None  # the vLLM engine (testbench.backend: vllm) that writes base and adapter answers
         self.computed: dict[str, bool] = {}  # row -> computed anything new (else its MLflow run exists)
+        # The base row's item cache (the base row is scored first): what the base alone measures on an
+        # adapter's text is the base's figure, kept once for every adapter and trial on that text.
+        self._base_store = None
         self.provenance = provenance(config, ref)
         from .perplexity import general_text
 
@@ -46,15 +49,21 @@ class RowScorer:
         key = item_cache.row_key(self.ref.fingerprint, row, tb.decoding, self.judging.name(), self._generator(row))
         self.computed[row.name] = False
         store = item_cache.ItemCache(self.cache_root, key)
+        if row.kind == "base":
+            self._base_store = store
 
-        def cached(name: str, compute):
-            hit = store.get(name)
-            if hit is not None:
-                return hit["value"]
-            self.computed[row.name] = True
-            value = compute()
-            store.put_many([(name, {"value": value})])
-            return value
+        def cached_in(target):
+            def cached(name: str, compute):
+                hit = target.get(name)
+                if hit is not None:
+                    return hit["value"]
+                self.computed[row.name] = True  # a new figure in this row's summary
+                value = compute()
+                target.put_many([(name, {"value": value})])
+                return value
+            return cached
+
+        cached = cached_in(store)
 
         started = time.perf_counter()
         with holder.use(row) as model:
@@ -67,8 +76,9 @@ class RowScorer:
             bench_records: list[dict] = []
             attention = None
             if not self.scenes_only:
+                base_cached = cached_in(self._base_store) if self._base_store is not None else cached
                 summary.update(row_measures.perplexities(model, self.tokenizer, row, self.general_text, tb, cached,
-                                                         base_context=holder.disabled))
+                                                         base=(holder.disabled, base_cached)))
                 if self.benchmarks is not None:
                     summary["benchmarks"], bench_records = row_measures.benchmarks(
                         self.benchmarks, model, self.tokenizer, self._bench_generator(row), cached)
@@ -111,6 +121,7 @@ class RowScorer:
         by_kind: dict[str, list] = {"choice": [], "short": [], "open": []}
         for k, s in missing:
             by_kind[s.kind].append((k, s))
+        grams = row_measures.corpus_grams(row) if by_kind["open"] else None  # read once, not per slice
         for kind, pairs in by_kind.items():
             if not pairs:
                 continue
@@ -127,7 +138,7 @@ class RowScorer:
                                           answerer=self._answerer(row))
                 else:
                     records = score_open(model, self.tokenizer, self.scenes, chunk, tb.decoding, tb.batch_size,
-                                         self.judging.judge(), row_measures.corpus_grams(row),
+                                         self.judging.judge(), grams,
                                          self.judging.base.disabled, answerer=self._answerer(row))
                 store.put_many([(k, r) for (k, _), r in zip(pairs[start:start + step], records, strict=True)])
         decoding = dataclasses.asdict(tb.decoding)
